@@ -1,0 +1,84 @@
+"""Networks every learner shares: EPyMARL's agent (fc -> GRU or fc -> head) and an MLP.
+
+Parameter sharing is the default: one network for all agents, told apart by a one-hot id
+appended to each observation (EPyMARL's `obs_agent_id`).
+"""
+from __future__ import annotations
+
+import torch
+from torch import nn
+
+
+def with_agent_ids(x: torch.Tensor) -> torch.Tensor:
+    """Append a one-hot agent id to `x` [..., N, D] -> [..., N, D + N]."""
+    n_agents = x.shape[-2]
+    ids = torch.eye(n_agents, dtype=x.dtype, device=x.device).expand(*x.shape[:-1], n_agents)
+    return torch.cat([x, ids], dim=-1)
+
+
+class AgentNet(nn.Module):
+    """fc -> ReLU -> (GRUCell | fc -> ReLU) -> fc: EPyMARL's `RNNAgent` with `use_rnn` on or off."""
+
+    def __init__(self, input_dim: int, hidden_dim: int, n_outputs: int, use_rnn: bool = True):
+        super().__init__()
+        self.hidden_dim = hidden_dim
+        self.use_rnn = use_rnn
+        self.fc1 = nn.Linear(input_dim, hidden_dim)
+        self.rnn = nn.GRUCell(hidden_dim, hidden_dim) if use_rnn else nn.Linear(hidden_dim, hidden_dim)
+        self.fc2 = nn.Linear(hidden_dim, n_outputs)
+
+    def init_hidden(self, *batch: int) -> torch.Tensor:
+        return torch.zeros(*batch, self.hidden_dim)
+
+    def forward(self, x: torch.Tensor, h: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """x [B, I], h [B, H] -> (outputs [B, n_outputs], new h [B, H])."""
+        z = torch.relu(self.fc1(x))
+        h = self.rnn(z, h) if self.use_rnn else torch.relu(self.rnn(z))
+        return self.fc2(h), h
+
+    def unroll(self, x: torch.Tensor, h0: torch.Tensor, first: torch.Tensor) -> torch.Tensor:
+        """Run over time: x [T, B, I], h0 [B, H], first [T, B] (1 where an episode starts).
+
+        The hidden state is zeroed before any step that starts a new episode, exactly as it was
+        while acting, so recomputed outputs match the ones the behaviour policy used.
+        """
+        if not self.use_rnn:  # no memory: one batched pass
+            out, _ = self.forward(x.reshape(-1, x.shape[-1]), h0)
+            return out.reshape(*x.shape[:2], -1)
+        outs, h = [], h0
+        keep = (1.0 - first.float()).unsqueeze(-1)
+        for t in range(x.shape[0]):
+            out, h = self.forward(x[t], h * keep[t])
+            outs.append(out)
+        return torch.stack(outs)
+
+
+def mlp(input_dim: int, hidden_dim: int, output_dim: int, layers: int = 2) -> nn.Sequential:
+    """`layers` hidden ReLU layers then a linear head (EPyMARL's critics use 2 x 128)."""
+    dims = [input_dim] + [hidden_dim] * layers
+    mods: list[nn.Module] = []
+    for a, b in zip(dims[:-1], dims[1:]):
+        mods += [nn.Linear(a, b), nn.ReLU()]
+    mods.append(nn.Linear(dims[-1], output_dim))
+    return nn.Sequential(*mods)
+
+
+class RunningMeanStd:
+    """Running mean and variance (Chan et al.), as EPyMARL uses to standardise rewards."""
+
+    def __init__(self, epsilon: float = 1e-4):
+        self.mean = 0.0
+        self.var = 1.0
+        self.count = epsilon
+
+    def update(self, x: torch.Tensor) -> None:
+        batch_mean, batch_var, batch_count = x.mean().item(), x.var(unbiased=False).item(), x.numel()
+        delta = batch_mean - self.mean
+        total = self.count + batch_count
+        self.mean += delta * batch_count / total
+        m2 = self.var * self.count + batch_var * batch_count + delta**2 * self.count * batch_count / total
+        self.var = m2 / total
+        self.count = total
+
+    def standardise(self, x: torch.Tensor) -> torch.Tensor:
+        return (x - self.mean) / max(self.var, 1e-8) ** 0.5
