@@ -17,7 +17,7 @@ import torch
 from torch import nn
 
 from baselines.core.env_api import EnvInfo
-from baselines.core.networks import AgentNet, RunningMeanStd, mlp, with_agent_ids
+from baselines.core.networks import AgentNet, PerAgentNets, RunningMeanStd, mlp, with_agent_ids
 from baselines.core.rollout import Collector, Segment
 
 
@@ -28,6 +28,7 @@ class PPOConfig:
     hidden_dim: int = 128
     critic_hidden_dim: int = 128
     use_rnn: bool = True
+    share_params: bool = True  # one actor for all agents, told apart by an id (EPyMARL's default)
     epochs: int = 4
     eps_clip: float = 0.2
     entropy_coef: float = 0.001
@@ -85,7 +86,8 @@ class PPOLearner:
         torch.manual_seed(seed)
         self.info, self.cfg = info, cfg
         n, obs_in = info.n_agents, info.obs_dim + info.n_agents
-        self.policy = AgentNet(obs_in, cfg.hidden_dim, info.n_actions, cfg.use_rnn)
+        self.policy = (AgentNet(obs_in, cfg.hidden_dim, info.n_actions, cfg.use_rnn) if cfg.share_params
+                       else PerAgentNets(n, obs_in, cfg.hidden_dim, info.n_actions, cfg.use_rnn))
         critic_in = (info.state_dim if cfg.critic == "state" else info.obs_dim) + n
         self.critic = mlp(critic_in, cfg.critic_hidden_dim, 1)
         self.target_critic = copy.deepcopy(self.critic)

@@ -37,20 +37,45 @@ class AgentNet(nn.Module):
         return self.fc2(h), h
 
     def unroll(self, x: torch.Tensor, h0: torch.Tensor, first: torch.Tensor) -> torch.Tensor:
-        """Run over time: x [T, B, I], h0 [B, H], first [T, B] (1 where an episode starts).
+        return unroll(self, x, h0, first)
 
-        The hidden state is zeroed before any step that starts a new episode, exactly as it was
-        while acting, so recomputed outputs match the ones the behaviour policy used.
-        """
-        if not self.use_rnn:  # no memory: one batched pass
-            out, _ = self.forward(x.reshape(-1, x.shape[-1]), h0)
-            return out.reshape(*x.shape[:2], -1)
-        outs, h = [], h0
-        keep = (1.0 - first.float()).unsqueeze(-1)
-        for t in range(x.shape[0]):
-            out, h = self.forward(x[t], h * keep[t])
-            outs.append(out)
-        return torch.stack(outs)
+
+class PerAgentNets(nn.Module):
+    """One `AgentNet` per agent (no parameter sharing); rows are ordered (..., agent) like the shared net's."""
+
+    def __init__(self, n_agents: int, input_dim: int, hidden_dim: int, n_outputs: int, use_rnn: bool = True):
+        super().__init__()
+        self.n_agents, self.hidden_dim, self.use_rnn = n_agents, hidden_dim, use_rnn
+        self.nets = nn.ModuleList(AgentNet(input_dim, hidden_dim, n_outputs, use_rnn) for _ in range(n_agents))
+
+    def init_hidden(self, *batch: int) -> torch.Tensor:
+        return torch.zeros(*batch, self.hidden_dim)
+
+    def forward(self, x: torch.Tensor, h: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        x, h = x.view(-1, self.n_agents, x.shape[-1]), h.view(-1, self.n_agents, h.shape[-1])
+        outs = [net(x[:, i], h[:, i]) for i, net in enumerate(self.nets)]
+        out = torch.stack([o for o, _ in outs], 1).flatten(0, 1)
+        return out, torch.stack([hn for _, hn in outs], 1).flatten(0, 1)
+
+    def unroll(self, x: torch.Tensor, h0: torch.Tensor, first: torch.Tensor) -> torch.Tensor:
+        return unroll(self, x, h0, first)
+
+
+def unroll(net: nn.Module, x: torch.Tensor, h0: torch.Tensor, first: torch.Tensor) -> torch.Tensor:
+    """Run `net` over time: x [T, B, I], h0 [B, H], first [T, B] (1 where an episode starts).
+
+    The hidden state is zeroed before any step that starts a new episode, exactly as it was
+    while acting, so recomputed outputs match the ones the behaviour policy used.
+    """
+    if not net.use_rnn:  # no memory: one batched pass
+        out, _ = net(x.reshape(-1, x.shape[-1]), h0.repeat(x.shape[0], 1))
+        return out.reshape(*x.shape[:2], -1)
+    outs, h = [], h0
+    keep = (1.0 - first.float()).unsqueeze(-1)
+    for t in range(x.shape[0]):
+        out, h = net(x[t], h * keep[t])
+        outs.append(out)
+    return torch.stack(outs)
 
 
 def mlp(input_dim: int, hidden_dim: int, output_dim: int, layers: int = 2) -> nn.Sequential:
