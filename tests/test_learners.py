@@ -84,3 +84,19 @@ def test_unknown_algorithm_and_hyperparameter_are_named():
         build_config("mappo", {"lrr": 1})
     with pytest.raises(UserError, match="'lr' for mappo must be a number"):
         build_config("mappo", {"lr": "fast"})
+
+
+@pytest.mark.parametrize("shared", [True, False])
+def test_fused_unroll_matches_stepping_the_cell_with_resets(shared):
+    from baselines.core.networks import AgentNet, PerAgentNets
+    torch.manual_seed(0)
+    net = AgentNet(5, 8, 3) if shared else PerAgentNets(2, 5, 8, 3)
+    t_len, batch = 12, 4
+    x, h0 = torch.randn(t_len, batch, 5), torch.randn(batch, 8)
+    first = (torch.rand(t_len, batch) < 0.25).float()
+    first[0, 1] = 1.0
+    outs, h = [], h0.clone()
+    for t in range(t_len):
+        out, h = net(x[t], h * (1 - first[t]).unsqueeze(-1))
+        outs.append(out)
+    assert torch.allclose(net.unroll(x, h0, first), torch.stack(outs), atol=1e-5)

@@ -17,27 +17,57 @@ def with_agent_ids(x: torch.Tensor) -> torch.Tensor:
 
 
 class AgentNet(nn.Module):
-    """fc -> ReLU -> (GRUCell | fc -> ReLU) -> fc: EPyMARL's `RNNAgent` with `use_rnn` on or off."""
+    """fc -> ReLU -> (GRU | fc -> ReLU) -> fc: EPyMARL's `RNNAgent` with `use_rnn` on or off."""
 
     def __init__(self, input_dim: int, hidden_dim: int, n_outputs: int, use_rnn: bool = True):
         super().__init__()
         self.hidden_dim = hidden_dim
         self.use_rnn = use_rnn
         self.fc1 = nn.Linear(input_dim, hidden_dim)
-        self.rnn = nn.GRUCell(hidden_dim, hidden_dim) if use_rnn else nn.Linear(hidden_dim, hidden_dim)
+        self.rnn = nn.GRU(hidden_dim, hidden_dim) if use_rnn else nn.Linear(hidden_dim, hidden_dim)
         self.fc2 = nn.Linear(hidden_dim, n_outputs)
 
     def init_hidden(self, *batch: int) -> torch.Tensor:
         return torch.zeros(*batch, self.hidden_dim)
 
     def forward(self, x: torch.Tensor, h: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        """x [B, I], h [B, H] -> (outputs [B, n_outputs], new h [B, H])."""
+        """One step: x [B, I], h [B, H] -> (outputs [B, n_outputs], new h [B, H])."""
         z = torch.relu(self.fc1(x))
-        h = self.rnn(z, h) if self.use_rnn else torch.relu(self.rnn(z))
+        if self.use_rnn:
+            h = self.rnn(z.unsqueeze(0), h.unsqueeze(0))[1].squeeze(0)
+        else:
+            h = torch.relu(self.rnn(z))
         return self.fc2(h), h
 
     def unroll(self, x: torch.Tensor, h0: torch.Tensor, first: torch.Tensor) -> torch.Tensor:
-        return unroll(self, x, h0, first)
+        """Run over time: x [T, B, I], h0 [B, H], first [T, B] (1 where an episode starts).
+
+        The hidden state restarts from zero wherever an episode starts, exactly as it did while
+        acting, so recomputed outputs match the behaviour policy's. Rather than stepping a cell
+        in Python, each column is cut into its episode pieces, the pieces are padded side by
+        side and run through the fused `nn.GRU` in one call (padding sits after each piece, so
+        it never reaches a real step).
+        """
+        z = torch.relu(self.fc1(x))
+        if not self.use_rnn:
+            return self.fc2(torch.relu(self.rnn(z)))
+        t_len, batch = first.shape
+        starts = first.bool().clone()
+        starts[0] = True
+        flat_starts = starts.t().reshape(-1)  # column-major: all steps of column 0, then column 1...
+        piece = torch.cumsum(flat_starts.long(), 0) - 1
+        start_at = torch.nonzero(flat_starts).squeeze(-1)
+        pos = torch.arange(t_len * batch) - start_at[piece]
+        n_pieces, longest = int(piece[-1]) + 1, int(pos.max()) + 1
+        padded = z.new_zeros(longest, n_pieces, z.shape[-1])
+        padded[pos, piece] = z.transpose(0, 1).reshape(t_len * batch, -1)
+        h_start = z.new_zeros(n_pieces, self.hidden_dim)
+        carry = ~first[0].bool()  # columns whose first piece continues an episode from before
+        col_first_piece = piece.view(batch, t_len)[:, 0]
+        h_start[col_first_piece[carry]] = h0[carry]
+        out, _ = self.rnn(padded, h_start.unsqueeze(0))
+        h = out[pos, piece].view(batch, t_len, -1).transpose(0, 1)
+        return self.fc2(h)
 
 
 class PerAgentNets(nn.Module):
@@ -58,24 +88,10 @@ class PerAgentNets(nn.Module):
         return out, torch.stack([hn for _, hn in outs], 1).flatten(0, 1)
 
     def unroll(self, x: torch.Tensor, h0: torch.Tensor, first: torch.Tensor) -> torch.Tensor:
-        return unroll(self, x, h0, first)
-
-
-def unroll(net: nn.Module, x: torch.Tensor, h0: torch.Tensor, first: torch.Tensor) -> torch.Tensor:
-    """Run `net` over time: x [T, B, I], h0 [B, H], first [T, B] (1 where an episode starts).
-
-    The hidden state is zeroed before any step that starts a new episode, exactly as it was
-    while acting, so recomputed outputs match the ones the behaviour policy used.
-    """
-    if not net.use_rnn:  # no memory: one batched pass
-        out, _ = net(x.reshape(-1, x.shape[-1]), h0.repeat(x.shape[0], 1))
-        return out.reshape(*x.shape[:2], -1)
-    outs, h = [], h0
-    keep = (1.0 - first.float()).unsqueeze(-1)
-    for t in range(x.shape[0]):
-        out, h = net(x[t], h * keep[t])
-        outs.append(out)
-    return torch.stack(outs)
+        """Columns are (env, agent) pairs: agent i's columns go through agent i's network."""
+        n = self.n_agents
+        outs = [net.unroll(x[:, i::n], h0[i::n], first[:, i::n]) for i, net in enumerate(self.nets)]
+        return torch.stack(outs, 2).flatten(1, 2)
 
 
 def mlp(input_dim: int, hidden_dim: int, output_dim: int, layers: int = 2) -> nn.Sequential:
