@@ -25,9 +25,10 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Callable, Mapping
+from typing import Any
 
 from baselines.core.errors import UserError
 
@@ -107,7 +108,7 @@ def _check_imports(root: str, python: str, extra: tuple[str, ...]) -> None:
     cmd = [python, "-c", _PROBE, *_PROBE_MODULES, *extra]
     try:
         out = subprocess.run(cmd, cwd=Path(root) / "src", capture_output=True, text=True,
-                             timeout=300, env=_child_env())
+                             timeout=300, env=_child_env(), check=False)
     except OSError as err:
         raise UserError(f"{PYTHON_VAR}={python}: cannot run it ({err.strerror or err}); "
                         "set it to the python that has EPyMARL's requirements") from None
@@ -439,15 +440,21 @@ def epymarl_command(checkout_main: Path, python: str, alg: str, env_key: str, cf
     return [python, str(checkout_main), f"--config={alg}", "--env-config=gymma", "with", *updates]
 
 
-def _die_with_parent() -> None:
-    """In the child: be killed when the harness worker dies, so no orphan EPyMARL keeps running."""
+def _die_with_parent() -> Callable[[], Any] | None:
+    """A preexec hook that has the child killed when the harness worker dies (no orphan EPyMARL).
+
+    prctl is looked up here, in the parent: between fork and exec the hook only calls it.
+    """
+    if not sys.platform.startswith("linux"):
+        return None
     try:
         import ctypes
         import signal
 
-        ctypes.CDLL(None, use_errno=True).prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
+        prctl, sig = ctypes.CDLL(None, use_errno=True).prctl, int(signal.SIGKILL)
     except (OSError, AttributeError):
-        pass
+        return None
+    return lambda: prctl(1, sig)  # PR_SET_PDEATHSIG
 
 
 def run_epymarl(cfg: Any, run_dir: Path, on_eval: Callable[[dict], None] | None = None) -> dict:
@@ -457,7 +464,7 @@ def run_epymarl(cfg: Any, run_dir: Path, on_eval: Callable[[dict], None] | None 
     `results/` land beside it, leaving the checkout untouched); the run's folder keeps the log,
     EPyMARL's config and provenance, and every logged series.
     """
-    alg = cfg.algo[len(ALGO_PREFIX):] if cfg.algo.startswith(ALGO_PREFIX) else cfg.algo
+    alg = cfg.algo.removeprefix(ALGO_PREFIX)
     env_key = epymarl_env_key(cfg.env, cfg.n_agents)
     checkout = find_checkout(modules=(env_key.split(":")[0],))
     if alg not in checkout.algorithms():
@@ -469,15 +476,15 @@ def run_epymarl(cfg: Any, run_dir: Path, on_eval: Callable[[dict], None] | None 
         work = Path(tmp)
         (work / "src").symlink_to(checkout.root / "src", target_is_directory=True)
         cmd = epymarl_command(work / "src" / "main.py", checkout.python, alg, env_key, cfg)
-        started = time.perf_counter()
+        started, cpu_before = time.perf_counter(), _children_cpu_s()
         _run_logged(cmd, work, run_dir / LOG_FILE)
-        wall_s = time.perf_counter() - started
+        wall_s, cpu_s = time.perf_counter() - started, _children_cpu_s() - cpu_before
         sacred = _single_sacred_run(work / "results" / "sacred", run_dir / LOG_FILE)
         _, rows, prov = import_sacred_run(sacred)
         write_run_extras(run_dir, sacred, {
             "command": [cmd[0], str(checkout.main), *cmd[2:]], "checkout": str(checkout.root),
             "python": checkout.python, "epymarl_git": epymarl_commit(checkout.root),
-            "process_wall_s": wall_s,
+            "process_wall_s": wall_s, "process_cpu_s": cpu_s,
         })
     if prov.get("status") != "COMPLETED":
         raise RuntimeError(f"EPyMARL run ended with status {prov.get('status')} (log: {run_dir / LOG_FILE})")
@@ -487,14 +494,23 @@ def run_epymarl(cfg: Any, run_dir: Path, on_eval: Callable[[dict], None] | None 
     return rows[-1]
 
 
+def _children_cpu_s() -> float:
+    """CPU seconds of finished child processes (EPyMARL and its env workers): load-independent cost."""
+    try:
+        import resource
+    except ImportError:
+        return math.nan
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime
+
+
 def _run_logged(cmd: list[str], cwd: Path, log_path: Path) -> None:
     """Run EPyMARL with its output in `log_path`; a failure raises with its last line."""
     with open(log_path, "w", encoding="utf-8") as log:
         log.write("$ " + " ".join(cmd) + "\n")
         log.flush()
         proc = subprocess.Popen(cmd, cwd=cwd, stdout=log, stderr=subprocess.STDOUT,
-                                env=_child_env(), preexec_fn=_die_with_parent
-                                if sys.platform.startswith("linux") else None)
+                                env=_child_env(), preexec_fn=_die_with_parent())  # noqa: PLW1509
         try:
             code = proc.wait()
         except BaseException:

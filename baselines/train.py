@@ -14,6 +14,7 @@ import numpy as np
 import torch
 from tqdm import tqdm
 
+from baselines.core.errors import UserError
 from baselines.core.evaluate import evaluate
 from baselines.core.rollout import Collector
 from baselines.registry import build_config, get_algo, make_learner
@@ -30,6 +31,9 @@ class TrainConfig:
     env_steps: int = 200_000
     eval_interval: int = 10_000
     eval_episodes: int = 32
+    # "auto": each family's EPyMARL test mode — policy learners sample from their policy
+    # (EPyMARL's soft_policies selector samples in test mode too), value learners act greedily.
+    eval_mode: str = "auto"  # auto | greedy | sample
     num_envs: int | None = None  # None: the algorithm's default (EPyMARL's batch_size_run)
     overrides: dict[str, Any] = field(default_factory=dict)  # learner hyperparameters
     env_options: dict[str, Any] = field(default_factory=dict)
@@ -42,6 +46,7 @@ def train(
     on_eval: Callable[[dict], None] | None = None,
     progress: bool = False,
     demos: Any = None,
+    learner_hook: Callable[[Any], None] | None = None,
 ) -> dict:
     """Run `cfg` to completion; call `on_eval(row)` after every evaluation; return the last row.
 
@@ -53,12 +58,15 @@ def train(
     np.random.seed(cfg.seed)
     start = time.perf_counter()
     entry = get_algo(cfg.algo)
+    eval_mode = resolve_eval_mode(cfg.eval_mode, entry.family)
     num_envs = cfg.num_envs or build_config(cfg.algo, cfg.overrides).num_envs
     env = make_env(cfg.env, cfg.n_agents, num_envs, seed=cfg.seed, **cfg.env_options)
     eval_env = make_env(cfg.env, cfg.n_agents, cfg.eval_episodes, seed=cfg.seed + 1, **cfg.env_options)
     try:
         learner = make_learner(cfg.algo, env.info, cfg.overrides, seed=cfg.seed,
                                demos=demos if entry.needs_demos else None)
+        if learner_hook:  # lets scripts inspect or evaluate the learner after training
+            learner_hook(learner)
         collector = Collector(env, seed=cfg.seed)
         bar = tqdm(total=cfg.env_steps, unit="step", disable=not progress, dynamic_ncols=True,
                    desc=f"{cfg.algo} {cfg.env} n={cfg.n_agents} seed={cfg.seed}")
@@ -68,7 +76,9 @@ def train(
             nonlocal n_evals, train_returns
             row = {"env_steps": collector.env_steps, "wall_s": time.perf_counter() - start,
                    "episodes": collector.episodes, "updates": learner.updates, "update_s": update_s,
-                   **evaluate(eval_env, learner.act, seed=cfg.seed * 100_003 + n_evals, t_env=collector.env_steps),
+                   **evaluate(eval_env, learner.act, seed=cfg.seed * 100_003 + n_evals, t_env=collector.env_steps,
+                               sample=eval_mode == "sample"),
+                   "eval_mode": eval_mode,
                    "train_return": float(np.mean(train_returns)) if train_returns else float("nan")}
             row["wall_s"] = time.perf_counter() - start  # include the evaluation itself
             n_evals, train_returns = n_evals + 1, []
@@ -96,6 +106,17 @@ def train(
     finally:
         env.close()
         eval_env.close()
+
+
+def resolve_eval_mode(mode: str, family: str) -> str:
+    """'auto' -> the family's EPyMARL test mode; sampling only makes sense for a policy."""
+    if mode not in ("auto", "greedy", "sample"):
+        raise UserError(f"eval_mode must be auto, greedy or sample, got {mode!r}")
+    if mode == "auto":
+        return "greedy" if family == "value" else "sample"
+    if mode == "sample" and family == "value":
+        raise UserError("eval_mode 'sample' needs a policy learner; value learners evaluate greedily")
+    return mode
 
 
 def check_finite(stats: dict[str, float], cfg: TrainConfig, env_steps: int) -> None:

@@ -7,9 +7,11 @@ import torch
 from baselines.core.env_api import VecEnv
 
 
-def evaluate(env: VecEnv, act, seed: int, t_env: int) -> dict[str, float]:
+def evaluate(env: VecEnv, act, seed: int, t_env: int, sample: bool = False) -> dict[str, float]:
     """Play one episode in each of `env.info.num_envs` copies; mean and std of the team returns.
 
+    `sample=False` takes each agent's best action (argmax); `sample=True` draws from a policy
+    learner's distribution (no exploration noise is added either way).
     Copies that finish early keep stepping (auto-reset) but their new episodes are ignored.
     """
     obs, state, avail = env.reset(seed=seed)
@@ -19,7 +21,7 @@ def evaluate(env: VecEnv, act, seed: int, t_env: int) -> dict[str, float]:
     hidden = None
     for _ in range(env.info.episode_limit):
         actions, hidden = act(torch.from_numpy(np.asarray(obs, np.float32)),
-                              torch.from_numpy(np.asarray(avail, bool)), hidden, False, t_env)
+                              torch.from_numpy(np.asarray(avail, bool)), hidden, sample, t_env)
         res = env.step(actions.numpy())
         returns += np.where(finished, 0.0, res.reward)
         done = np.logical_or(res.terminated, res.truncated)
