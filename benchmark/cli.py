@@ -18,13 +18,23 @@ COMMANDS = [
 ]
 
 
-def build_parser() -> argparse.ArgumentParser:
+def module_for(command: str) -> str | None:
+    """`import-epymarl` -> `import_epymarl`, `import` -> `import_`; None if not a command."""
+    for name in COMMANDS:
+        if command in (name, name.rstrip("_").replace("_", "-")):
+            return name
+    return None
+
+
+def build_parser(only: str | None = None) -> argparse.ArgumentParser:
+    """All commands for --help; just `only` when the command is known, so `leed-bench envs`
+    does not pay for importing torch, scipy and pandas through every other command."""
     parser = argparse.ArgumentParser(
         prog="leed-bench",
         description="Benchmark LEED against MAPPO, QMIX and other MARL baselines.",
     )
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
-    for name in COMMANDS:
+    for name in [only] if only else COMMANDS:
         try:
             module = importlib.import_module(f"benchmark.commands.{name}")
         except ModuleNotFoundError as err:
@@ -36,7 +46,9 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = build_parser()
+    argv = sys.argv[1:] if argv is None else argv
+    only = module_for(argv[0]) if argv and not argv[0].startswith("-") else None
+    parser = build_parser(only)
     args = parser.parse_args(argv)
     if not getattr(args, "func", None):
         parser.print_help()
