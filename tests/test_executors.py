@@ -1,0 +1,77 @@
+"""Executors: the local pool and Ray leave the same results; a failed run does not stop the rest."""
+from __future__ import annotations
+
+import pandas as pd
+import pytest
+
+import benchfakes
+from benchmark import store
+from benchmark.api import plan, run_experiment
+from benchmark.executors import execute
+
+
+@pytest.fixture(autouse=True)
+def fakes(monkeypatch):
+    benchfakes.install(monkeypatch)
+
+
+def quick_spec(**changes) -> dict:
+    return {"name": "tiny", "envs": [{"env": "fake:grid", "agents": [2, 3]}], "algos": ["mappo"],
+            "seeds": [1, 2], "budget": {"env_steps": 400}, "eval": {"interval": 100}, **changes}
+
+
+def test_local_pool_runs_every_run_once_in_parallel_workers(tmp_path):
+    lines = []
+    _, runs = plan(quick_spec())
+    outcome = execute(runs, tmp_path / "tiny", workers=2, train_fn=benchfakes.fake_train,
+                      echo=lines.append)
+    assert sorted(s["run_id"] for s in outcome.finished) == sorted(r.run_id for r in runs)
+    assert outcome.failed == [] and outcome.skipped == []
+    done_lines = [line for line in lines if line.startswith("done ")]
+    assert len(done_lines) == 4 and all("eval_return=" in line and "wall_s=" in line
+                                        for line in done_lines)
+    again = execute(runs, tmp_path / "tiny", workers=2, echo=lines.append)
+    assert again.finished == [] and len(again.skipped) == 4
+
+
+def test_a_failing_run_is_reported_and_the_others_finish(tmp_path, capsys):
+    spec = quick_spec(envs=[{"env": "fake:grid", "agents": [2]},
+                            {"env": "fake:broken", "agents": [2], "options": {"fail": True}}],
+                      seeds=[1])
+    result = run_experiment(spec, results_dir=tmp_path, workers=2)
+    assert len(result.outcome.finished) == 1 and len(result.outcome.failed) == 1
+    run_id, reason = result.outcome.failed[0]
+    assert reason.startswith("FloatingPointError: loss is nan")
+    error_file = store.run_dir(tmp_path / "tiny", run_id) / "error.txt"
+    assert "Traceback" in error_file.read_text() and "fake_train" in error_file.read_text()
+    assert "FAILED mappo fake:broken" in capsys.readouterr().out
+    assert set(result.table.env) == {"fake:grid"}
+
+
+@pytest.mark.slow
+def test_ray_executor_gives_the_same_runs_and_columns_as_the_local_pool(tmp_path):
+    pytest.importorskip("ray")
+    import yaml
+
+    spec_file = tmp_path / "tiny.yaml"
+    spec_file.write_text(yaml.safe_dump(quick_spec()))
+    tables = {}
+    for executor in ("local", "ray"):
+        results = tmp_path / executor
+        proc = benchfakes.leed_bench("run", str(spec_file), "--results-dir", str(results),
+                          "--executor", executor, "--workers", "2")
+        out, err = proc.communicate(timeout=300)
+        assert proc.returncode == 0, err[-3000:]
+        assert f"on {executor} x2" in out
+        tables[executor] = pd.read_csv(results / "tiny" / "table.csv")
+        assert sorted(p.name for p in (results / "tiny" / "runs").iterdir()) == \
+            sorted(tables[executor].run_id.unique())
+        for run_dir in (results / "tiny" / "runs").iterdir():
+            assert sorted(p.name for p in run_dir.iterdir()) == ["done", "metrics.csv", "run.json"]
+            assert store.read_run(run_dir)["experiment"] == "tiny"
+    local, ray = tables["local"], tables["ray"]
+    assert set(local.run_id) == set(ray.run_id) and len(set(local.run_id)) == 4
+    assert list(local.columns) == list(ray.columns)
+    deterministic = [c for c in local.columns if c != "wall_s"]
+    pd.testing.assert_frame_equal(local.sort_values(["run_id", "env_steps"])[deterministic].reset_index(drop=True),
+                                  ray.sort_values(["run_id", "env_steps"])[deterministic].reset_index(drop=True))
