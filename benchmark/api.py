@@ -14,6 +14,7 @@ import pandas as pd
 from tqdm import tqdm
 
 from benchmark import store
+from benchmark.report import build_report
 from benchmark.executors import Outcome, execute
 from benchmark.matrix import Filters, Run, expand
 from benchmark.runner import TrainFn
@@ -65,17 +66,5 @@ def run_experiment(spec: Spec | str | Path | Mapping[str, Any], *, results_dir: 
     echo(f"table: {table_path} ({table.run_id.nunique()} finished runs)")
     report = None
     if outcome.finished or not (exp_dir / "report.md").exists():
-        report = _write_report(exp_dir)
+        report = build_report(exp_dir)
     return ExperimentResult(exp_dir, runs, outcome, table, report)
-
-
-def _write_report(exp_dir: Path) -> Path | None:
-    """Call `benchmark.report.write_report` once that module exists (another issue builds it)."""
-    try:
-        from benchmark.report import write_report
-    except ImportError as err:
-        if err.name == "benchmark.report":  # not built yet
-            return None
-        raise
-    result = write_report(exp_dir)
-    return Path(result) if result is not None else exp_dir / "report.md"
