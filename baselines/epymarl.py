@@ -285,6 +285,18 @@ def eval_episodes(config: Mapping[str, Any]) -> int:
     return n
 
 
+def eval_mode_of(config: Mapping[str, Any]) -> str | None:
+    """How EPyMARL's test episodes pick actions: its policy selectors sample even in test mode."""
+    selector = config.get("action_selector")
+    if selector == "soft_policies":
+        return "sample"
+    if selector == "epsilon_greedy":
+        return "greedy" if float(config.get("evaluation_epsilon", 0.0)) == 0 else "sample"
+    if selector == "multinomial":
+        return "greedy" if config.get("test_greedy", True) else "sample"
+    return None
+
+
 def rows_from_series(config: Mapping[str, Any], series: dict[str, Series],
                      start: dt.datetime, where: str = "metrics.json") -> list[dict[str, Any]]:
     """One tidy metrics row per test evaluation (the steps of `test_return_mean`)."""
@@ -292,7 +304,7 @@ def rows_from_series(config: Mapping[str, Any], series: dict[str, Series],
     if test is None or not test.steps:
         raise SacredImportError(f"{where}: no test_return_mean series: the run logged no evaluation "
                                 "(was it stopped before its first test, or test_interval > t_max?)")
-    n_eval = eval_episodes(config)
+    n_eval, mode = eval_episodes(config), eval_mode_of(config)
     rows = []
     for i, step in enumerate(test.steps):
         wall = (test.timestamps[i] - start).total_seconds() if test.timestamps else math.nan
@@ -305,6 +317,7 @@ def rows_from_series(config: Mapping[str, Any], series: dict[str, Series],
             "eval_win_rate": _at_or_before(series.get("test_battle_won_mean"), step),
             "eval_episodes": n_eval,
             "train_return": _at_or_before(series.get("return_mean"), step),
+            **({"eval_mode": mode} if mode else {}),
         })
     return rows
 
@@ -470,6 +483,7 @@ def run_epymarl(cfg: Any, run_dir: Path, on_eval: Callable[[dict], None] | None 
     if alg not in checkout.algorithms():
         raise UserError(f"{cfg.algo}: EPyMARL has no src/config/algs/{alg}.yaml "
                         f"(known: {', '.join(checkout.algorithms())})")
+    _check_eval_mode(checkout, alg, cfg)
     run_dir = Path(run_dir)
     run_dir.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory(prefix="leed-epymarl-") as tmp:
@@ -492,6 +506,21 @@ def run_epymarl(cfg: Any, run_dir: Path, on_eval: Callable[[dict], None] | None 
         if on_eval:
             on_eval(row)
     return rows[-1]
+
+
+def _check_eval_mode(checkout: Checkout, alg: str, cfg: Any) -> None:
+    """EPyMARL's test mode is fixed by its action selector: refuse an eval_mode it cannot give."""
+    wanted = getattr(cfg, "eval_mode", "auto")
+    if wanted == "auto":
+        return
+    import yaml
+
+    path = checkout.root / "src" / "config" / "algs" / f"{alg}.yaml"
+    alg_config = {**(yaml.safe_load(path.read_text(encoding="utf-8")) or {}), **(cfg.overrides or {})}
+    actual = eval_mode_of(alg_config)
+    if actual is not None and actual != wanted:
+        raise UserError(f"{cfg.algo}: EPyMARL evaluates with eval_mode {actual} (its "
+                        f"{alg_config.get('action_selector')} selector in test mode), not {wanted}")
 
 
 def _children_cpu_s() -> float:

@@ -63,9 +63,7 @@ class Collector:
         self._finished = EpisodeStats()  # episodes completed since the last segment was handed out
 
     def _set(self, obs: np.ndarray, state: np.ndarray, avail: np.ndarray) -> None:
-        self.obs = torch.from_numpy(np.asarray(obs, dtype=np.float32))
-        self.state = torch.from_numpy(np.asarray(state, dtype=np.float32))
-        self.avail = torch.from_numpy(np.asarray(avail, dtype=bool))
+        self.obs, self.state, self.avail = as_tensor(obs, np.float32), as_tensor(state, np.float32), as_tensor(avail, bool)
 
     def collect(self, act: ActFn, n_steps: int, t_env: int, explore: bool = True) -> tuple[Segment, EpisodeStats]:
         """Run `n_steps` steps of every env (n_steps * E env steps)."""
@@ -88,9 +86,9 @@ class Collector:
             buf["first"].append(self.first)
             self._set(res.obs, res.state, res.avail)
             if done.any():
-                buf["next_obs"].append(torch.from_numpy(np.asarray(res.info["final_obs"], dtype=np.float32)))
-                buf["next_state"].append(torch.from_numpy(np.asarray(res.info["final_state"], dtype=np.float32)))
-                buf["next_avail"].append(torch.from_numpy(np.asarray(res.info["final_avail"], dtype=bool)))
+                buf["next_obs"].append(as_tensor(res.info["final_obs"], np.float32))
+                buf["next_state"].append(as_tensor(res.info["final_state"], np.float32))
+                buf["next_avail"].append(as_tensor(res.info["final_avail"], bool))
             else:
                 buf["next_obs"].append(self.obs)
                 buf["next_state"].append(self.state)
@@ -118,6 +116,11 @@ class Collector:
         self._ep_return[done] = 0.0
         self._ep_len[done] = 0
         self.episodes += int(done.sum())
+
+
+def as_tensor(x: np.ndarray, dtype: type) -> torch.Tensor:
+    """A tensor that owns its data: adapters may hand out read-only or reused buffers."""
+    return torch.from_numpy(np.array(x, dtype=dtype, copy=True))
 
 
 def _reset_hidden(hidden: Any, first: torch.Tensor) -> Any:
