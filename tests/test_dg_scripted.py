@@ -76,10 +76,10 @@ def test_two_agents_never_aim_at_the_same_cell():
     assert acts.count("SOUTH") + acts.count("NORTH") <= 1
 
 
-def test_registry_has_lbf_and_vmas_and_names_missing_families():
-    assert {"lbf", "vmas"} <= set(EXECUTORS)
-    with pytest.raises(Exception, match="no executor for env family 'smax'"):
-        make_executor([], {"family": "smax", "agents": [], "actions": []})
+def test_registry_has_every_family_and_names_missing_ones():
+    assert {"lbf", "vmas", "smax"} <= set(EXECUTORS)
+    with pytest.raises(Exception, match="no executor for env family 'toy'"):
+        make_executor([], {"family": "toy", "agents": [], "actions": []})
 
 
 def test_vmas_action_names_become_directions():
