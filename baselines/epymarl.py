@@ -30,6 +30,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from baselines.core.gitinfo import git_state
 from baselines.core.errors import UserError
 
 PATH_VAR, PYTHON_VAR = "EPYMARL_PATH", "EPYMARL_PYTHON"
@@ -143,18 +144,8 @@ def _child_env() -> dict[str, str]:
 
 def epymarl_commit(root: Path) -> dict[str, Any] | None:
     """The checkout's commit (and whether it has local edits, e.g. a guarded smaclite import)."""
-    def git(*args: str) -> str | None:
-        try:
-            out = subprocess.run(["git", "-C", str(root), *args], capture_output=True, text=True,
-                                 timeout=10, check=True)
-        except (OSError, subprocess.SubprocessError):
-            return None
-        return out.stdout.strip()
-
-    commit = git("rev-parse", "HEAD")
-    if not commit:
-        return None
-    return {"commit": commit, "dirty": bool(git("status", "--porcelain", "--untracked-files=no"))}
+    commit, dirty = git_state(root, untracked=False)
+    return None if commit is None else {"commit": commit, "dirty": dirty}
 
 
 # --- env keys ---------------------------------------------------------------------------------

@@ -17,13 +17,14 @@ import os
 import platform
 import shutil
 import socket
-import subprocess
 import tempfile
 from importlib import metadata
 from pathlib import Path
 from typing import Any
 
 import pandas as pd
+
+from baselines.core.gitinfo import PROJECT_ROOT, git_state
 
 RUN_FILE, METRICS_FILE, DONE_FILE, TABLE_FILE = "run.json", "metrics.csv", "done", "table.csv"
 
@@ -252,21 +253,7 @@ def _version(dist: str) -> str | None:
 
 def _git_state() -> tuple[str | None, bool | None]:
     """(commit, dirty) of the checkout this code runs from; (None, None) for an installed wheel."""
-    root = Path(__file__).resolve().parents[1]
-
-    def git(*args: str) -> str | None:
-        try:
-            out = subprocess.run(["git", "-C", str(root), *args], capture_output=True, text=True,
-                                 timeout=10, check=True)
-        except (OSError, subprocess.SubprocessError):
-            return None
-        return out.stdout.strip()
-
-    commit = git("rev-parse", "HEAD")
-    if not commit:
-        return None, None
-    status = git("status", "--porcelain")  # untracked files count: new code ran too
-    return commit, bool(status)
+    return git_state(PROJECT_ROOT)
 
 
 def _hardware() -> dict[str, Any]:

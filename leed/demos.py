@@ -11,7 +11,6 @@ import json
 import os
 import re
 import shutil
-import subprocess
 import tempfile
 from dataclasses import dataclass
 from datetime import datetime, timezone
@@ -20,6 +19,7 @@ from typing import Any, Callable
 
 import numpy as np
 
+from baselines.core.gitinfo import PROJECT_ROOT, git_state
 from baselines.core.errors import UserError
 
 SCHEMA_VERSION = 1
@@ -95,15 +95,9 @@ def sha256_file(path: Path) -> str:
 
 def code_version() -> str:
     """The git commit of this checkout if there is one, else the installed package version."""
-    root = Path(__file__).resolve().parent.parent
-    try:
-        out = subprocess.run(["git", "-C", str(root), "rev-parse", "HEAD"], capture_output=True, text=True, timeout=5)
-        if out.returncode == 0 and out.stdout.strip():
-            dirty = subprocess.run(["git", "-C", str(root), "status", "--porcelain", "--untracked-files=no"],
-                                   capture_output=True, text=True, timeout=5).stdout.strip()
-            return f"git:{out.stdout.strip()}" + ("-dirty" if dirty else "")
-    except (OSError, subprocess.SubprocessError):
-        pass
+    commit, dirty = git_state(PROJECT_ROOT, untracked=False)
+    if commit:
+        return f"git:{commit}" + ("-dirty" if dirty else "")
     try:
         from importlib.metadata import version
 

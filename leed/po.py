@@ -30,7 +30,7 @@ class LEEDConfig(PPOConfig):
     critic: str = "obs"  # decentralized: every agent's critic sees only its own observation
     expert_coef: float = 1.0  # lambda_0
     schedule: str = "linear"  # constant | linear | exponential | adaptive
-    decay_steps: int = 100_000  # linear: lambda reaches 0 here; exponential: half-life (env steps)
+    decay_steps: int = 50_000  # linear: lambda reaches 0 here; exponential: half-life (env steps)
     adaptive_rate: float = 0.05  # adaptive: multiplicative step per update
     adaptive_window: int = 50  # adaptive: the agent's recent episodes compared with the demos
     expert_batch_episodes: int = 16  # demonstration episodes per expert-loss estimate

@@ -41,6 +41,7 @@ def main() -> None:
     parser.add_argument("--steps", type=int, default=300_000)
     parser.add_argument("--eval-interval", type=int, default=10_000)
     parser.add_argument("--workers", type=int, default=2)
+    parser.add_argument("--demo-episodes", type=int, default=500)
     parser.add_argument("--name", default="leed_sample_efficiency")
     parser.add_argument("--results-dir", default="results")
     parser.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
@@ -58,7 +59,7 @@ def main() -> None:
         "seeds": args.seeds,
         "budget": {"env_steps": args.steps},
         "eval": {"interval": args.eval_interval, "episodes": 32},
-        "demos": {"source": "scripted", "episodes": 50},
+        "demos": {"source": "scripted", "episodes": args.demo_episodes},
         "workers": args.workers,
     }
     table = run_experiment(spec, results_dir=args.results_dir).table
