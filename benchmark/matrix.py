@@ -114,6 +114,7 @@ def _make_run(spec: Spec, entry, n_agents: int, algo, seed: int) -> Run:
         env_steps=spec.env_steps,
         eval_interval=spec.eval.interval,
         eval_episodes=spec.eval.episodes,
+        eval_mode=spec.eval.mode,
         num_envs=spec.num_envs,
         overrides=dict(algo.overrides),
         env_options=dict(entry.options),

@@ -72,7 +72,7 @@ def run_one(run: Run, exp_dir: Path, train_fn: TrainFn | None = None,
     final = metrics.rows[-1] if metrics.rows else {}
     record.update(
         status="done", finished_at=store.now_iso(), run_wall_s=time.perf_counter() - started,
-        final={k: final.get(k) for k in ("env_steps", "wall_s", "eval_return", "eval_win_rate")},
+        final={k: final.get(k) for k in ("env_steps", "wall_s", "eval_return", "eval_win_rate", "eval_mode")},
     )
     store.finish_run(path, record)
     return summarize(run, record)
@@ -83,6 +83,7 @@ def summarize(run: Run, record: dict[str, Any]) -> dict[str, Any]:
     final = record.get("final", {})
     return {
         "run_id": run.run_id, "label": run.label(), "eval_return": final.get("eval_return"),
+        "eval_mode": final.get("eval_mode"),
         "env_steps": final.get("env_steps"), "wall_s": final.get("wall_s"),
         "run_wall_s": record.get("run_wall_s"), "demo_s": record.get("demo_s"),
     }
@@ -95,7 +96,8 @@ def format_summary(summary: dict[str, Any]) -> str:
             return "nan"
         return format(value, fmt)
 
-    text = (f"eval_return={num(summary['eval_return'], '.4g')} "
+    mode = f" ({summary['eval_mode']} actions)" if summary.get("eval_mode") else ""
+    text = (f"eval_return={num(summary['eval_return'], '.4g')}{mode} "
             f"env_steps={num(summary['env_steps'], 'd')} wall_s={num(summary['wall_s'], '.1f')}")
     if summary.get("demo_s") is not None:
         text += f" demo_s={num(summary['demo_s'], '.1f')}"

@@ -53,6 +53,7 @@ class AlgoItem:
 class EvalSpec:
     interval: int = 10_000
     episodes: int = 32
+    mode: str = "auto"  # auto (each family's EPyMARL test mode) | greedy | sample
 
 
 @dataclass(frozen=True)
@@ -318,10 +319,14 @@ def parse_spec(raw: Mapping[str, Any]) -> Spec:
     budget = _check_keys(raw["budget"], "spec.budget", {"env_steps"}, {"env_steps"})
     env_steps = _int(budget["env_steps"], "spec.budget.env_steps", minimum=1)
 
-    ev = _check_keys(raw.get("eval") or {}, "spec.eval", {"interval", "episodes"})
+    ev = _check_keys(raw.get("eval") or {}, "spec.eval", {"interval", "episodes", "mode"})
+    mode = ev.get("mode", EvalSpec.mode)
+    if mode not in ("auto", "greedy", "sample"):
+        raise SpecError("spec.eval.mode", f"must be auto, greedy or sample, got {mode!r}")
     eval_spec = EvalSpec(
         interval=_int(ev.get("interval", EvalSpec.interval), "spec.eval.interval", minimum=1),
         episodes=_int(ev.get("episodes", EvalSpec.episodes), "spec.eval.episodes", minimum=1),
+        mode=mode,
     )
 
     executor = raw.get("executor", "local")

@@ -24,6 +24,7 @@ _FLAGS = [
     ("spec.algos[0]", "--algo"), ("spec.envs[0].env", "--env"), ("spec.envs[0].agents", "--agents"),
     ("spec.envs[0]", "--env"), ("spec.seeds", "--seed"), ("spec.budget.env_steps", "--steps"),
     ("spec.eval.interval", "--eval-interval"), ("spec.eval.episodes", "--eval-episodes"),
+    ("spec.eval.mode", "--eval-mode"),
     ("spec.num_envs", "--num-envs"), ("spec.demos.source", "--demos"),
     ("spec.demos.episodes", "--demo-episodes"),
 ]
@@ -32,7 +33,7 @@ _FLAGS = [
 def register(subparsers: argparse._SubParsersAction) -> None:
     p = subparsers.add_parser(
         "train", help="train one algorithm on one environment (always trains afresh)",
-        description="Train one run with periodic greedy evaluation; print the final evaluation.",
+        description="Train one run with periodic evaluation; print the final evaluation.",
     )
     p.add_argument("--algo", required=True, metavar="NAME", help="e.g. mappo, qmix, leed")
     p.add_argument("--env", required=True, metavar="FAMILY:SCENARIO",
@@ -42,6 +43,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--seed", type=int, default=0, metavar="S")
     p.add_argument("--eval-interval", type=int, metavar="T", help="env steps between evaluations")
     p.add_argument("--eval-episodes", type=int, metavar="K")
+    p.add_argument("--eval-mode", metavar="MODE",
+                   help="auto (default: policy learners sample, as EPyMARL's test mode; value learners act greedily), greedy or sample")
     p.add_argument("--num-envs", type=int, metavar="E", help="parallel envs (default: the algo's)")
     p.add_argument("--demos", metavar="SOURCE", help="LEED: scripted | FOLDER | hf://owner/repo@rev")
     p.add_argument("--demo-episodes", type=int, metavar="K")
@@ -75,8 +78,8 @@ def build_spec_dict(args: argparse.Namespace) -> dict[str, Any]:
         "algos": [{"name": args.algo, "overrides": overrides}],
         "seeds": [args.seed],
         "budget": {"env_steps": args.steps},
-        "eval": {k: v for k, v in (("interval", args.eval_interval),
-                                   ("episodes", args.eval_episodes)) if v is not None},
+        "eval": {k: v for k, v in (("interval", args.eval_interval), ("episodes", args.eval_episodes),
+                                   ("mode", args.eval_mode)) if v is not None},
     }
     demos = {k: v for k, v in (("source", args.demos), ("episodes", args.demo_episodes))
              if v is not None}
