@@ -62,7 +62,9 @@ def main() -> None:
         "demos": {"source": "scripted", "episodes": args.demo_episodes},
         "workers": args.workers,
     }
-    table = run_experiment(spec, results_dir=args.results_dir).table
+    result = run_experiment(spec, results_dir=args.results_dir)
+    # only this spec's runs: the experiment folder may also hold runs of other LEED settings
+    table = result.table[result.table.run_id.isin({run.run_id for run in result.runs})]
     ippo, leed = table[table.algo == "ippo"], table[table.algo == "leed"]
     final = ippo.sort_values("env_steps").groupby("seed").tail(LAST_K).groupby("seed").eval_return.mean()
     threshold = float(final.mean())
@@ -71,7 +73,7 @@ def main() -> None:
     print(f"IPPO final return (mean of last {LAST_K} evals): {threshold:.3f}  95% CI [{lo:.3f}, {hi:.3f}]")
     steps = {}
     for name, runs in (("ippo", ippo), ("leed", leed)):
-        steps[name] = np.array([steps_to(curve, threshold, args.steps) for _, curve in runs.groupby("seed")])
+        steps[name] = np.array([steps_to(curve, threshold, args.steps) for _, curve in runs.groupby("run_id")])
         lo, hi = bootstrap_ci(steps[name])
         print(f"{name:>5}: env steps to reach {threshold:.3f}: mean {steps[name].mean():>9.0f}  95% CI [{lo:.0f}, {hi:.0f}]"
               f"  per seed {steps[name].astype(int).tolist()}")
