@@ -150,14 +150,19 @@ def run_metrics(
 
 
 def scale_group(env: str, n_agents) -> str:
-    """The env key with its agent count token (LBF's `-2p-`) replaced by `-Np-`.
+    """The env key with its agent count token replaced by N: LBF's `-2p-`, SMAX's `_5_units`,
+    SMACv2's `_5_vs_5`.
 
-    LBF encodes the player count in the scenario name, so `Foraging-8x8-2p-2f-v3` and
-    `Foraging-8x8-4p-2f-v3` are one task family at two scales; scalability groups by this key.
+    These families encode the agent count in the scenario name, so `Foraging-8x8-2p-2f-v3` and
+    `Foraging-8x8-4p-2f-v3` (or `smacv2_5_units` and `smacv2_10_units`, the SMACv2 ladder) are one
+    task family at several scales; scalability groups by this key.
     """
     if pd.isna(n_agents) or int(n_agents) <= 0:
         return str(env)
-    return re.sub(rf"(?<![0-9]){int(n_agents)}p(?=-|$)", "Np", str(env))
+    n = int(n_agents)
+    key = re.sub(rf"(?<![0-9]){n}p(?=-|$)", "Np", str(env))
+    key = re.sub(rf"_{n}_units$", "_N_units", key)
+    return re.sub(rf"_{n}_vs_{n}$", "_N_vs_N", key)
 
 
 def _safe_div(num: pd.Series, den: pd.Series) -> pd.Series:

@@ -133,6 +133,9 @@ def test_scaling_slope_recovers_a_power_law():
 def test_lbf_player_count_is_folded_into_one_scaling_group():
     assert M.scale_group("lbf:Foraging-8x8-4p-2f-v3", 4) == "lbf:Foraging-8x8-Np-2f-v3"
     assert M.scale_group("vmas:navigation", 3) == "vmas:navigation"
+    assert M.scale_group("smax:smacv2_10_units", 10) == "smax:smacv2_N_units"  # the SMACv2 ladder
+    assert M.scale_group("smacv2:zerg_20_vs_20", 20) == "smacv2:zerg_N_vs_N"
+    assert M.scale_group("smax:smacv2_10_units", 5) == "smax:smacv2_10_units"  # other count: kept
 
 
 def test_single_seed_and_missing_values_give_reasons_not_errors():
