@@ -100,3 +100,16 @@ def test_fused_unroll_matches_stepping_the_cell_with_resets(shared):
         out, h = net(x[t], h * (1 - first[t]).unsqueeze(-1))
         outs.append(out)
     assert torch.allclose(net.unroll(x, h0, first), torch.stack(outs), atol=1e-5)
+
+
+def test_collector_passes_the_env_step_count_to_act():
+    seen = []
+
+    def act(obs, avail, hidden, explore, t_env):
+        seen.append(t_env)
+        return torch.zeros(obs.shape[:2], dtype=torch.long), hidden
+
+    collector = Collector(EchoEnv(num_envs=4), seed=0)
+    collector.collect(act, 3, collector.env_steps)
+    collector.collect(act, 2, collector.env_steps)
+    assert seen == [0, 4, 8, 12, 16]  # epsilon schedules anneal over real env steps

@@ -66,14 +66,14 @@ class Collector:
         self.obs, self.state, self.avail = as_tensor(obs, np.float32), as_tensor(state, np.float32), as_tensor(avail, bool)
 
     def collect(self, act: ActFn, n_steps: int, t_env: int, explore: bool = True) -> tuple[Segment, EpisodeStats]:
-        """Run `n_steps` steps of every env (n_steps * E env steps)."""
+        """Run `n_steps` steps of every env (n_steps * E env steps); `t_env` = env steps so far."""
         keys = ("obs", "state", "avail", "actions", "reward", "terminated", "done", "first",
                 "next_obs", "next_state", "next_avail")
         buf: dict[str, list] = {k: [] for k in keys}
         h0 = self.hidden
         t0 = time.perf_counter()
-        for _ in range(n_steps):
-            actions, self.hidden = act(self.obs, self.avail, self.hidden, explore, t_env + self.env_steps)
+        for i in range(n_steps):
+            actions, self.hidden = act(self.obs, self.avail, self.hidden, explore, t_env + i * self.env.info.num_envs)
             res = self.env.step(actions.numpy())
             done = np.logical_or(res.terminated, res.truncated)
             buf["obs"].append(self.obs)
