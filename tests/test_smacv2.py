@@ -82,24 +82,6 @@ class FakeSMACv2:
         self.closed = True
 
 
-@pytest.fixture
-def smac_dg():
-    """The SMAC-family executor and planner registered for one test, and unregistered after, so
-    other tests see the registries as `leed.dg` itself leaves them."""
-    from leed.dg.executors import EXECUTORS
-    from leed.dg.scripted import PLANNERS
-
-    saved = [(registry, dict(registry)) for registry in (EXECUTORS, PLANNERS)]
-    from leed.dg import smac
-
-    for family in ("smax", "smacv2"):
-        EXECUTORS[family], PLANNERS[family] = smac.SmacExecutor, smac.plan_smac
-    yield smac
-    for registry, before in saved:
-        registry.clear()
-        registry.update(before)
-
-
 def fake_env(scenario="protoss_5_vs_5", num_envs=2, seed=0, win_at=(3, None)):
     made = []
 
