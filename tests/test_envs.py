@@ -322,6 +322,29 @@ def test_vmas_navigation_spawn_square_grows_so_128_agents_reset():
     assert env.describe()["world_bounds"]["x"] == [pytest.approx(-3.266, abs=1e-3), pytest.approx(3.266, abs=1e-3)]
 
 
+def test_vmas_batched_lidar_gives_vmas_own_observations_and_rewards():
+    """All agents' scans in one call (vmas_lidar) against VMAS's per-agent ray casting."""
+    opts = vmas_adapter.check_options("navigation", 12, {"max_steps": 40})
+    fast, slow = (vmas_adapter.VMASVecEnv("navigation", 12, 3, 3, opts["max_steps"], opts["kwargs"],
+                                          batched_lidar=b) for b in (True, False))
+    assert fast.batched_lidar and not slow.batched_lidar
+    np.testing.assert_allclose(fast.reset(seed=5)[0], slow.reset(seed=5)[0], atol=1e-5)
+    rng, rays_that_hit = np.random.default_rng(0), 0
+    for _ in range(60):  # crosses a time-limit reset
+        actions = rng.integers(0, 9, (3, 12))
+        a, b = fast.step(actions), slow.step(actions)
+        np.testing.assert_allclose(a.obs, b.obs, atol=1e-5)
+        np.testing.assert_allclose(a.reward, b.reward, atol=1e-5)
+        assert np.array_equal(a.terminated | a.truncated, b.terminated | b.truncated)
+        rays_that_hit += int((b.obs[..., -12:] > 0).sum())  # lidar part: range - distance
+    assert rays_that_hit > 500  # the scans really saw other agents
+
+
+def test_vmas_batched_lidar_stays_off_where_rays_see_more_than_agents():
+    transport = make_env("vmas:transport", 4, 1)
+    assert not transport.batched_lidar
+
+
 # ---- registry, errors, CLI -------------------------------------------------------------------
 
 

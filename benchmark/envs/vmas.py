@@ -79,9 +79,11 @@ class VMASVecEnv:
     """
 
     def __init__(self, scenario: str, n_agents: int, num_envs: int, seed: int, max_steps: int,
-                 kwargs: dict[str, Any]):
+                 kwargs: dict[str, Any], batched_lidar: bool = True):
         import torch
         import vmas
+
+        from benchmark.envs import vmas_lidar
 
         self.scenario, self.n_agents, self.num_envs, self.seed = scenario, n_agents, num_envs, seed
         self.max_steps, self.kwargs = max_steps, kwargs
@@ -89,6 +91,8 @@ class VMASVecEnv:
             scenario, num_envs=num_envs, device="cpu", continuous_actions=False,
             max_steps=max_steps, seed=seed, terminated_truncated=True, n_agents=n_agents, **kwargs,
         )
+        # navigation's lidars see only agents: scan them all at once (2x faster steps at 64 agents)
+        self.batched_lidar = batched_lidar and vmas_lidar.install(self.env)
         obs = self._obs_now()
         n_actions = self.env.action_space[0].n
         if n_actions != len(ACTIONS):
