@@ -43,10 +43,14 @@ def execute(runs: list[Run], exp_dir: Path, executor: str = "local", workers: in
     exp_dir = Path(exp_dir)
     done = {r.run_id for r in runs if store.is_done(store.run_dir(exp_dir, r.run_id))}
     outcome = Outcome(skipped=[r.run_id for r in runs if r.run_id in done])
-    pending = [r for r in runs if r.run_id not in done]
+    # Seed-major: every (env, agents, algo) cell's first seed before any cell's second, so a
+    # matrix stopped part way already holds a complete comparison with fewer seeds.
+    pending = sorted((r for r in runs if r.run_id not in done), key=lambda r: r.config.seed)
     partial = sum(store.run_dir(exp_dir, r.run_id).exists() for r in pending)
+    asked, workers = workers, local_parallelism(workers, executor, address)
+    capped = f" ({asked} asked; this machine has {workers} cores)" if workers < asked else ""
     echo(f"{exp_dir.name}: {len(runs)} run{'s' * (len(runs) != 1)}, {len(outcome.skipped)} already done, "
-         f"{len(pending)} to run ({partial} partial, restarted) on {executor} x{workers}")
+         f"{len(pending)} to run ({partial} partial, restarted) on {executor} x{workers}{capped}")
     if not pending:
         return outcome
     # Resolved here, in the parent, and shipped by reference to the workers.
@@ -80,6 +84,17 @@ def _record_failure(exp_dir: Path, run: Run, error: BaseException) -> str:
 
 
 # --- local process pool -----------------------------------------------------------------------
+
+def local_parallelism(workers: int, executor: str, address: str | None) -> int:
+    """Runs at once on this machine: at most one per core (each run is one torch thread).
+
+    More processes than cores only time-slice the same cores and slow every run's wall clock,
+    which the results record. A Ray cluster (`address` given) schedules by its own CPU count.
+    """
+    if executor == "ray" and address:
+        return workers
+    return max(1, min(workers, os.cpu_count() or 1))
+
 
 def _local(runs: list[Run], exp_dir: Path, workers: int,
            train_fn: TrainFn) -> Iterator[tuple[Run, dict | None, BaseException | None]]:

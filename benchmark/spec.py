@@ -79,13 +79,18 @@ class Spec:
     source: str | None = field(default=None, compare=False)  # the file it came from, for errors
 
     def scaled(self, factor: float) -> "Spec":
-        """The budget and eval interval times `factor`: same number of evaluations, less compute."""
+        """The budget and eval interval times `factor`: same number of evaluations, less compute.
+
+        The scaled experiment is named `<name>-x<factor>` so its runs get their own folder and
+        report: a report never mixes runs of different budgets.
+        """
         if not (isinstance(factor, (int, float)) and math.isfinite(factor) and factor > 0):
             raise SpecError("--budget-scale", f"must be a positive number, got {factor!r}")
         if factor == 1:
             return self
         return dataclasses.replace(
             self,
+            name=f"{self.name}-x{factor:g}",
             env_steps=max(1, round(self.env_steps * factor)),
             eval=dataclasses.replace(self.eval, interval=max(1, round(self.eval.interval * factor))),
         )

@@ -98,6 +98,7 @@ def test_budget_scale_keeps_the_number_of_evaluations():
     spec = load_spec(with_(budget={"env_steps": 10_000_000}, eval={"interval": 100_000}))
     small = spec.scaled(0.01)
     assert (small.env_steps, small.eval.interval) == (100_000, 1_000)
+    assert small.name == f"{spec.name}-x0.01"  # its own folder: a report never mixes budgets
     with pytest.raises(UserError, match="--budget-scale"):
         spec.scaled(0)
 
