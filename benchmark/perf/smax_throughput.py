@@ -34,6 +34,11 @@ def random_act(generator):
 
 
 def measure(scenario: str, num_envs: int, seconds: float, segment: int = 10) -> dict:
+    """`measure_env` for `smax:<scenario>`, with the scenario's name in the result."""
+    return {"scenario": scenario, **measure_env(f"smax:{scenario}", SCENARIOS[scenario], num_envs, seconds, segment)}
+
+
+def measure_env(key: str, n_agents: int, num_envs: int, seconds: float, segment: int = 10) -> dict:
     """Collect `segment`-step pieces for about `seconds`; returns setup and throughput figures."""
     import torch
 
@@ -42,8 +47,9 @@ def measure(scenario: str, num_envs: int, seconds: float, segment: int = 10) -> 
 
     torch.set_num_threads(1)  # as benchmark.runner sets in every worker
     wall0, cpu0 = time.perf_counter(), time.process_time()
-    env = make_env(f"smax:{scenario}", SCENARIOS[scenario], num_envs, seed=0)
-    setup = dict(env.setup_seconds, make_wall_s=time.perf_counter() - wall0, make_cpu_s=time.process_time() - cpu0)
+    env = make_env(key, n_agents, num_envs, seed=0)
+    setup = dict(getattr(env, "setup_seconds", {}), make_wall_s=time.perf_counter() - wall0,
+                 make_cpu_s=time.process_time() - cpu0)
     collector = Collector(env, seed=0)
     act = random_act(torch.Generator().manual_seed(0))
     collector.collect(act, segment, 0)  # warm-up: first dispatch, allocator
@@ -52,11 +58,11 @@ def measure(scenario: str, num_envs: int, seconds: float, segment: int = 10) -> 
     while steps < 3 * segment or time.perf_counter() - start_wall < seconds:
         _, stats = collector.collect(act, segment, collector.env_steps)
         steps += segment
-        wins += sum(stats.wins)
-        episodes += len(stats.wins)
+        wins += sum(stats.wins)  # empty where the env has no win condition
+        episodes += len(stats.returns)
     wall_s, cpu_s = time.perf_counter() - start_wall, time.process_time() - start_cpu
     env.close()
-    return {"scenario": scenario, "num_envs": num_envs, "env_steps_per_s": steps * num_envs / wall_s,
+    return {"num_envs": num_envs, "env_steps_per_s": steps * num_envs / wall_s,
             "env_steps_per_cpu_s": steps * num_envs / cpu_s, "vec_step_ms": 1e3 * wall_s / steps,
             "episodes": episodes, "random_win_rate": wins / max(episodes, 1), **setup}
 
