@@ -12,10 +12,9 @@ Run: `python -m benchmark.perf.paper_envs [--seconds S] [--num-envs E] [--only v
 from __future__ import annotations
 
 import argparse
-import json
 import os
-import subprocess
-import sys
+
+from benchmark.perf.smax_throughput import measure_in_process
 
 CASES = [  # (env key, agents)
     ("smax:smacv2_5_units", 5),
@@ -26,18 +25,6 @@ CASES = [  # (env key, agents)
     ("vmas:navigation", 64),
     ("vmas:navigation", 128),
 ]
-
-
-def run_case(key: str, n_agents: int, num_envs: int, seconds: float) -> dict:
-    """`smax_throughput.measure_env` in a fresh process."""
-    code = ("import json; from benchmark.perf.smax_throughput import measure_env; "
-            f"print('RESULT', json.dumps(measure_env({key!r}, {n_agents}, {num_envs}, {seconds})))")
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=False)
-    lines = [line for line in out.stdout.splitlines() if line.startswith("RESULT ")]
-    if out.returncode != 0 or not lines:
-        tail = (out.stderr or out.stdout).strip().splitlines()[-1:] or ["no output"]
-        raise SystemExit(f"paper_envs: {key} with {n_agents} agents failed: {tail[0]}")
-    return json.loads(lines[-1][len("RESULT "):])
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -57,7 +44,7 @@ def main(argv: list[str] | None = None) -> None:
         if not ok:
             print(f"{key:<22} {n_agents:>6}  not installed: {hint}", flush=True)
             continue
-        r = run_case(key, n_agents, args.num_envs, args.seconds)
+        r = measure_in_process(key, n_agents, args.num_envs, args.seconds)
         print(f"{key:<22} {n_agents:>6} {args.num_envs:>6} {r['env_steps_per_s']:>11.0f} "
               f"{r['env_steps_per_cpu_s']:>9.0f} {r['vec_step_ms']:>8.2f} {r['make_wall_s']:>6.1f}", flush=True)
     load = os.getloadavg()[0] if hasattr(os, "getloadavg") else float("nan")

@@ -69,16 +69,22 @@ def measure_env(key: str, n_agents: int, num_envs: int, seconds: float, segment:
 
 def run_case(scenario: str, num_envs: int, seconds: float, cache: str | None) -> dict:
     """`measure` in a fresh process (so import and compile are paid again), with `cache` as jax's cache."""
+    return {"scenario": scenario, **measure_in_process(f"smax:{scenario}", SCENARIOS[scenario], num_envs, seconds, cache)}
+
+
+def measure_in_process(key: str, n_agents: int, num_envs: int, seconds: float,
+                       jax_cache: str | None = None) -> dict:
+    """`measure_env` in a fresh Python process; `jax_cache` (a folder) replaces jax's cache."""
     env = dict(os.environ)
-    if cache is not None:
-        env["LEED_BENCH_JAX_CACHE"] = cache
-    code = ("import json, sys; from benchmark.perf.smax_throughput import measure; "
-            f"print('RESULT', json.dumps(measure({scenario!r}, {num_envs}, {seconds})))")
+    if jax_cache is not None:
+        env["LEED_BENCH_JAX_CACHE"] = jax_cache
+    code = ("import json; from benchmark.perf.smax_throughput import measure_env; "
+            f"print('RESULT', json.dumps(measure_env({key!r}, {n_agents}, {num_envs}, {seconds})))")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, check=False)
     lines = [line for line in out.stdout.splitlines() if line.startswith("RESULT ")]
     if out.returncode != 0 or not lines:
         tail = (out.stderr or out.stdout).strip().splitlines()[-1:] or ["no output"]
-        raise SystemExit(f"smax_throughput: {scenario} failed: {tail[0]}")
+        raise SystemExit(f"{key} with {n_agents} agents failed: {tail[0]}")
     return json.loads(lines[-1][len("RESULT "):])
 
 
