@@ -83,21 +83,23 @@ def summarize(run: Run, record: dict[str, Any]) -> dict[str, Any]:
     final = record.get("final", {})
     return {
         "run_id": run.run_id, "label": run.label(), "eval_return": final.get("eval_return"),
-        "eval_mode": final.get("eval_mode"),
+        "eval_win_rate": final.get("eval_win_rate"), "eval_mode": final.get("eval_mode"),
         "env_steps": final.get("env_steps"), "wall_s": final.get("wall_s"),
         "run_wall_s": record.get("run_wall_s"), "demo_s": record.get("demo_s"),
     }
 
 
 def format_summary(summary: dict[str, Any]) -> str:
-    """`eval_return=0.95 env_steps=200000 wall_s=181.2` (+ `demo_s=` for LEED)."""
+    """`eval_return=0.95 env_steps=200000 wall_s=181.2` (+ `win_rate=` where the task has one, `demo_s=` for LEED)."""
     def num(value: Any, fmt: str) -> str:
         if value is None or (isinstance(value, float) and math.isnan(value)):
             return "nan"
         return format(value, fmt)
 
     mode = f" ({summary['eval_mode']} actions)" if summary.get("eval_mode") else ""
-    text = (f"eval_return={num(summary['eval_return'], '.4g')}{mode} "
+    win = summary.get("eval_win_rate")
+    won = f" win_rate={num(win, '.3f')}" if isinstance(win, float) and not math.isnan(win) else ""
+    text = (f"eval_return={num(summary['eval_return'], '.4g')}{won}{mode} "
             f"env_steps={num(summary['env_steps'], 'd')} wall_s={num(summary['wall_s'], '.1f')}")
     if summary.get("demo_s") is not None:
         text += f" demo_s={num(summary['demo_s'], '.1f')}"

@@ -75,3 +75,11 @@ def test_ray_executor_gives_the_same_runs_and_columns_as_the_local_pool(tmp_path
     deterministic = [c for c in local.columns if c != "wall_s"]
     pd.testing.assert_frame_equal(local.sort_values(["run_id", "env_steps"])[deterministic].reset_index(drop=True),
                                   ray.sort_values(["run_id", "env_steps"])[deterministic].reset_index(drop=True))
+
+
+def test_summary_line_shows_the_win_rate_only_where_the_task_has_one():
+    from benchmark.runner import format_summary
+
+    row = {"eval_return": 0.7, "eval_mode": "sample", "env_steps": 100, "wall_s": 3.0}
+    assert "win_rate=0.250 " in format_summary({**row, "eval_win_rate": 0.25})
+    assert "win_rate" not in format_summary({**row, "eval_win_rate": float("nan")})
