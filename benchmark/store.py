@@ -179,6 +179,13 @@ def finished_run_dirs(exp_dir: Path) -> list[Path]:
 
 # --- the tidy table ---------------------------------------------------------------------------
 
+def table_is_stale(exp_dir: Path) -> bool:
+    """True when a run finished after `table.csv` was written (or there is none yet)."""
+    done = [(p / DONE_FILE).stat().st_mtime for p in finished_run_dirs(exp_dir)]
+    table = Path(exp_dir) / TABLE_FILE
+    return bool(done) and (not table.is_file() or table.stat().st_mtime < max(done))
+
+
 def load_table(exp_dir: Path) -> pd.DataFrame:
     """One row per evaluation of every finished run, with the run's identity columns first."""
     exp_dir = Path(exp_dir)

@@ -83,3 +83,24 @@ def test_summary_line_shows_the_win_rate_only_where_the_task_has_one():
     row = {"eval_return": 0.7, "eval_mode": "sample", "env_steps": 100, "wall_s": 3.0}
     assert "win_rate=0.250 " in format_summary({**row, "eval_win_rate": 0.25})
     assert "win_rate" not in format_summary({**row, "eval_win_rate": float("nan")})
+
+
+def test_runs_go_seed_major_so_a_stopped_matrix_compares_every_cell(tmp_path):
+    lines = []
+    _, runs = plan(quick_spec(seeds=[1, 2]))  # listed cell by cell: (n=2, s1), (n=2, s2), (n=3, s1), ...
+    execute(runs, tmp_path / "tiny", workers=1, train_fn=benchfakes.fake_train, echo=lines.append)
+    done = [line.split()[3:5] for line in lines if line.startswith("done ")]
+    assert done == [["n=2", "seed=1"], ["n=3", "seed=1"], ["n=2", "seed=2"], ["n=3", "seed=2"]]
+
+
+def test_report_while_a_matrix_runs_covers_the_finished_runs_and_says_what_it_left_out(tmp_path, capsys):
+    from benchmark.cli import main
+
+    exp = tmp_path / "tiny"
+    _, runs = plan(quick_spec())
+    execute(runs[:3], exp, workers=1, train_fn=benchfakes.fake_train, echo=lambda _: None)
+    store.start_run(exp, runs[3].run_id, {"run_id": runs[3].run_id})  # started, not finished
+    assert not (exp / "table.csv").exists()
+    assert main(["report", str(exp), "--no-figures", "--reps", "200"]) == 0
+    assert pd.read_csv(exp / "table.csv").run_id.nunique() == 3
+    assert "1 run(s) started but not finished are left out" in (exp / "report.md").read_text()

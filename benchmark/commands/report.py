@@ -12,7 +12,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p = subparsers.add_parser(
         "report", help="write results/<exp>/report.md and figures/ (PNG + PDF)",
         description="Statistics (rliable CIs, Mann-Whitney + Holm) and publication figures "
-                    "for one experiment; reads only table.csv and runs/*/run.json.")
+                    "for one experiment; reads table.csv (first rebuilt from the finished runs, so it "
+                    "works while an experiment runs) and runs/*/run.json.")
     p.add_argument("experiment", type=Path, help="experiment folder, e.g. results/quick")
     p.add_argument("--k", type=int, default=3, help="final return = mean of the last k "
                    "evaluations (default 3)")
@@ -38,6 +39,12 @@ def run(args: argparse.Namespace) -> int:
     if not 0 < args.threshold_frac <= 1:
         raise UserError(f"--threshold-frac must be in (0, 1], got {args.threshold_frac}")
     start = time.perf_counter()
+    from benchmark import store
+
+    if store.table_is_stale(args.experiment):
+        # table.csv is derived from the finished runs: bring it up to date, so an experiment
+        # still running (or killed) reports on every run finished so far
+        store.write_table(args.experiment)
     path = build_report(args.experiment, k=args.k, reps=args.reps, seed=args.seed,
                         threshold=args.threshold, threshold_frac=args.threshold_frac,
                         reference=args.reference, figures=not args.no_figures)

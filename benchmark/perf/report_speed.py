@@ -85,7 +85,6 @@ def write_experiment(exp_dir: Path, table: pd.DataFrame, write_runs: bool = True
     """Lay `table` out as results/<exp>/{table.csv, runs/<id>/{run.json, metrics.csv, done}}."""
     exp_dir = Path(exp_dir)
     exp_dir.mkdir(parents=True, exist_ok=True)
-    table.to_csv(exp_dir / "table.csv", index=False)
     if write_runs:
         for run_id, df in table.groupby("run_id", sort=False):
             d = exp_dir / "runs" / str(run_id)
@@ -96,6 +95,7 @@ def write_experiment(exp_dir: Path, table: pd.DataFrame, write_runs: bool = True
                                                             interval), indent=1))
             df.iloc[:, 10:].to_csv(d / "metrics.csv", index=False)
             (d / "done").write_text("")
+    table.to_csv(exp_dir / "table.csv", index=False)  # last, as the harness writes it
     return exp_dir
 
 
