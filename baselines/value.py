@@ -82,40 +82,53 @@ def q_learning_loss(chosen_q: torch.Tensor, target_max_q: torch.Tensor, reward: 
 
 
 class EpisodeBuffer:
-    """Ring buffer of padded episodes [B, L(+1), ...]; index L holds the observation after the last step."""
+    """The last `capacity` episodes, each kept at its own length; `sample` pads a batch.
+
+    EPyMARL preallocates capacity x (episode limit + 1) steps; at SMAX 20 units (obs 517 x 20
+    agents) its 5,000 episodes are 21 GB of zeros before the first step. Stored ragged, memory
+    follows the steps actually kept. A sampled batch is padded as EPyMARL's is: zeros past an
+    episode's end, all actions available there, `filled` 0; index L holds the observation after
+    the last step.
+    """
 
     def __init__(self, info: EnvInfo, capacity: int):
-        n, o, s, a, length = info.n_agents, info.obs_dim, info.state_dim, info.n_actions, info.episode_limit
-        self.capacity, self.size, self.pos = capacity, 0, 0
-        self.obs = torch.zeros(capacity, length + 1, n, o)
-        self.state = torch.zeros(capacity, length + 1, s)
-        self.avail = torch.zeros(capacity, length + 1, n, a, dtype=torch.bool)
-        self.actions = torch.zeros(capacity, length, n, dtype=torch.long)
-        self.reward = torch.zeros(capacity, length)
-        self.terminated = torch.zeros(capacity, length)
-        self.filled = torch.zeros(capacity, length)
+        self.info, self.capacity, self.pos = info, capacity, 0
+        self.episodes: list[dict[str, torch.Tensor]] = []
+
+    @property
+    def size(self) -> int:
+        return len(self.episodes)
 
     def add(self, ep: dict[str, torch.Tensor]) -> None:
-        i, steps = self.pos, ep["actions"].shape[0]
-        for key in ("obs", "state", "avail"):
-            getattr(self, key)[i].zero_()
-            getattr(self, key)[i, : steps + 1] = ep[key]
-        for key in ("actions", "reward", "terminated"):
-            getattr(self, key)[i].zero_()
-            getattr(self, key)[i, :steps] = ep[key]
-        self.avail[i, steps + 1:] = True  # padding: keep argmax well defined
-        self.filled[i].zero_()
-        self.filled[i, :steps] = 1.0
+        ep = {k: ep[k] for k in ("obs", "state", "avail", "actions", "reward", "terminated")}
+        if self.size < self.capacity:
+            self.episodes.append(ep)
+        else:
+            self.episodes[self.pos] = ep
         self.pos = (self.pos + 1) % self.capacity
-        self.size = min(self.size + 1, self.capacity)
 
     def sample(self, batch_size: int, generator: torch.Generator) -> dict[str, torch.Tensor]:
-        idx = torch.randperm(self.size, generator=generator)[:batch_size]
-        longest = int(self.filled[idx].sum(1).max().item())  # trim padding past the longest episode
-        return {"obs": self.obs[idx, : longest + 1], "state": self.state[idx, : longest + 1],
-                "avail": self.avail[idx, : longest + 1], "actions": self.actions[idx, :longest],
-                "reward": self.reward[idx, :longest], "terminated": self.terminated[idx, :longest],
-                "filled": self.filled[idx, :longest]}
+        idx = torch.randperm(self.size, generator=generator)[:batch_size].tolist()
+        eps = [self.episodes[i] for i in idx]
+        longest = max(int(ep["actions"].shape[0]) for ep in eps)  # pad to the longest episode
+        b, n, info = len(eps), self.info.n_agents, self.info
+        batch = {
+            "obs": torch.zeros(b, longest + 1, n, info.obs_dim),
+            "state": torch.zeros(b, longest + 1, info.state_dim),
+            "avail": torch.ones(b, longest + 1, n, info.n_actions, dtype=torch.bool),
+            "actions": torch.zeros(b, longest, n, dtype=torch.long),
+            "reward": torch.zeros(b, longest),
+            "terminated": torch.zeros(b, longest),
+            "filled": torch.zeros(b, longest),
+        }
+        for row, ep in enumerate(eps):
+            steps = int(ep["actions"].shape[0])
+            for key in ("obs", "state", "avail"):
+                batch[key][row, : steps + 1] = ep[key]
+            for key in ("actions", "reward", "terminated"):
+                batch[key][row, :steps] = ep[key]
+            batch["filled"][row, :steps] = 1.0
+        return batch
 
 
 class EpisodeAssembler:
