@@ -13,7 +13,8 @@ import tempfile
 import threading
 import time
 import traceback
-from concurrent.futures import ProcessPoolExecutor, as_completed
+from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
+from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable, Iterator
@@ -96,20 +97,57 @@ def local_parallelism(workers: int, executor: str, address: str | None) -> int:
     return max(1, min(workers, os.cpu_count() or 1))
 
 
+class WorkerDied(RuntimeError):
+    """The process training a run ended without a result (killed by the OS, or crashed)."""
+
+
 def _local(runs: list[Run], exp_dir: Path, workers: int,
            train_fn: TrainFn) -> Iterator[tuple[Run, dict | None, BaseException | None]]:
-    # spawn: no forked copies of the parent's threads or torch state.
-    ctx = mp.get_context("spawn")
-    with ProcessPoolExecutor(max_workers=min(workers, len(runs)), mp_context=ctx,
-                             initializer=_init_worker, initargs=(os.getpid(),)) as pool:
-        futures = {pool.submit(run_one, run, exp_dir, train_fn): run for run in runs}
-        try:
-            for future in as_completed(futures):
+    """Each run in a fresh worker process of its own, at most `workers` at once.
+
+    Why not one shared pool: when the OS kills one worker (out of memory), a shared pool breaks
+    and fails every run still queued; here only that run fails and the matrix goes on. A fresh
+    process per run also keeps one run's caches and allocator out of the next.
+    """
+    ctx = mp.get_context("spawn")  # no forked copies of the parent's threads or torch state
+    queue, running = list(runs), {}
+    try:
+        while queue or running:
+            while queue and len(running) < workers:
+                run = queue.pop(0)
+                pool = ProcessPoolExecutor(max_workers=1, mp_context=ctx, initializer=_init_worker,
+                                           initargs=(os.getpid(),))
+                future = pool.submit(run_one, run, exp_dir, train_fn)
+                processes = list((getattr(pool, "_processes", None) or {}).values())
+                running[future] = (run, pool, processes)
+            finished, _ = wait(running, return_when=FIRST_COMPLETED)
+            for future in finished:
+                run, pool, processes = running.pop(future)
                 error = future.exception()
-                yield futures[future], (None if error else future.result()), error
-        except BaseException:
+                if isinstance(error, BrokenProcessPool):
+                    error = WorkerDied(_death_reason(processes))
+                pool.shutdown(wait=False)
+                yield run, (None if error else future.result()), error
+    except BaseException:
+        for _, pool, _ in running.values():
             pool.shutdown(wait=False, cancel_futures=True)
-            raise
+        raise
+
+
+def _death_reason(processes: list) -> str:
+    """'its worker process was killed by signal 9 (SIGKILL: out of memory?)', as far as known."""
+    import signal
+
+    for process in processes:
+        process.join(timeout=5)
+        code = process.exitcode
+        if code is not None and code < 0:
+            name = signal.Signals(-code).name if -code in signal.Signals._value2member_map_ else "?"
+            hint = ": out of memory? (see dmesg)" if -code == signal.SIGKILL else ""
+            return f"its worker process was killed by signal {-code} ({name}{hint})"
+        if code:
+            return f"its worker process exited with code {code} before returning a result"
+    return "its worker process died before returning a result"
 
 
 def _init_worker(parent_pid: int) -> None:

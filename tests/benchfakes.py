@@ -8,7 +8,8 @@ exercise `leed-bench` and its worker processes end to end:
     python tests/benchfakes.py run tiny.yaml --results-dir /tmp/results
 
 The fake env family `fake` takes 1 to 4 agents; its options steer the fake learner:
-`sleep_s` (seconds per evaluation interval, so a kill has something to hit) and `fail` (raise).
+`sleep_s` (seconds per evaluation interval, so a kill has something to hit), `fail` (raise) and
+`die` (the worker process SIGKILLs itself).
 """
 from __future__ import annotations
 
@@ -38,6 +39,10 @@ def fake_train(cfg, make_env, on_eval=None, progress=False, demos=None) -> dict[
     """Evaluation rows shaped like `baselines.train.train`'s; deterministic but for wall_s."""
     if cfg.env_options.get("fail"):
         raise FloatingPointError("loss is nan (the fake learner was told to fail)")
+    if cfg.env_options.get("die"):  # as the OS's out-of-memory killer would
+        import signal
+
+        os.kill(os.getpid(), signal.SIGKILL)
     rng = random.Random(f"{cfg.algo}/{cfg.env}/{cfg.n_agents}/{cfg.seed}")
     started = time.perf_counter()
     checkpoints = sorted({*range(0, cfg.env_steps, cfg.eval_interval), cfg.env_steps})

@@ -48,6 +48,16 @@ def test_a_failing_run_is_reported_and_the_others_finish(tmp_path, capsys):
     assert set(result.table.env) == {"fake:grid"}
 
 
+def test_a_worker_killed_by_the_os_fails_only_its_own_run(tmp_path, capsys):
+    spec = quick_spec(envs=[{"env": "fake:oom", "agents": [2], "options": {"die": True}},
+                            {"env": "fake:grid", "agents": [2]}], seeds=[1, 2])
+    result = run_experiment(spec, results_dir=tmp_path, workers=1)  # the dying run goes first
+    assert len(result.outcome.finished) == 2 and len(result.outcome.failed) == 2
+    reasons = [reason for _, reason in result.outcome.failed]
+    assert all(r.startswith("WorkerDied: its worker process was killed by signal 9 (SIGKILL") for r in reasons)
+    assert set(result.table.env) == {"fake:grid"} and set(result.table.seed) == {1, 2}
+
+
 @pytest.mark.slow
 def test_ray_executor_gives_the_same_runs_and_columns_as_the_local_pool(tmp_path):
     pytest.importorskip("ray")

@@ -113,3 +113,26 @@ def test_collector_passes_the_env_step_count_to_act():
     collector.collect(act, 3, collector.env_steps)
     collector.collect(act, 2, collector.env_steps)
     assert seen == [0, 4, 8, 12, 16]  # epsilon schedules anneal over real env steps
+
+
+def test_episode_buffer_keeps_the_last_episodes_at_their_own_length_and_pads_batches():
+    from baselines.core.env_api import EnvInfo
+    from baselines.value import EpisodeBuffer
+
+    info = EnvInfo(2, 3, 6, 4, 50, 1)
+    buf = EpisodeBuffer(info, capacity=3)  # nothing preallocated: memory follows what is kept
+
+    def episode(steps: int, value: float) -> dict[str, torch.Tensor]:
+        return {"obs": torch.full((steps + 1, 2, 3), value), "state": torch.full((steps + 1, 6), value),
+                "avail": torch.zeros(steps + 1, 2, 4, dtype=torch.bool), "actions": torch.ones(steps, 2, dtype=torch.long),
+                "reward": torch.full((steps,), value), "terminated": torch.zeros(steps)}
+
+    for k, steps in enumerate([5, 7, 2, 9]):
+        buf.add(episode(steps, float(k + 1)))
+    assert buf.size == 3 and sorted(int(ep["actions"].shape[0]) for ep in buf.episodes) == [2, 7, 9]
+    batch = buf.sample(3, torch.Generator().manual_seed(0))
+    assert batch["obs"].shape == (3, 10, 2, 3) and batch["actions"].shape == (3, 9, 2)
+    assert batch["filled"].sum() == 18 and set(batch["reward"].sum(1).tolist()) == {7 * 2.0, 2 * 3.0, 9 * 4.0}
+    short = int(batch["filled"].sum(1).argmin())  # the 2-step episode: padded past its end
+    assert batch["avail"][short, 3:].all() and not batch["avail"][short, :3].any()
+    assert (batch["obs"][short, 3:] == 0).all()
