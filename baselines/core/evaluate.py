@@ -20,8 +20,9 @@ def evaluate(env: VecEnv, act, seed: int, t_env: int, sample: bool = False) -> d
     won = np.full(e, np.nan)
     hidden = None
     for _ in range(env.info.episode_limit):
-        actions, hidden = act(torch.from_numpy(np.asarray(obs, np.float32)),
-                              torch.from_numpy(np.asarray(avail, bool)), hidden, sample, t_env)
+        # np.require(..., "W"): copy arrays an env shares read-only (torch warns on those)
+        actions, hidden = act(torch.from_numpy(np.require(obs, np.float32, "W")),
+                              torch.from_numpy(np.require(avail, bool, "W")), hidden, sample, t_env)
         res = env.step(actions.numpy())
         returns += np.where(finished, 0.0, res.reward)
         done = np.logical_or(res.terminated, res.truncated)
