@@ -12,9 +12,8 @@ Run: `python -m benchmark.perf.paper_envs [--seconds S] [--num-envs E] [--only v
 from __future__ import annotations
 
 import argparse
-import os
 
-from benchmark.perf.smax_throughput import measure_in_process
+from benchmark.perf.smax_throughput import measure_in_process, print_load_note
 
 CASES = [  # (env key, agents)
     ("smax:smacv2_5_units", 5),
@@ -47,9 +46,7 @@ def main(argv: list[str] | None = None) -> None:
         r = measure_in_process(key, n_agents, args.num_envs, args.seconds)
         print(f"{key:<22} {n_agents:>6} {args.num_envs:>6} {r['env_steps_per_s']:>11.0f} "
               f"{r['env_steps_per_cpu_s']:>9.0f} {r['vec_step_ms']:>8.2f} {r['make_wall_s']:>6.1f}", flush=True)
-    load = os.getloadavg()[0] if hasattr(os, "getloadavg") else float("nan")
-    print(f"(load average {load:.1f} on {os.cpu_count()} cores; 'per cpu-s' divides by this case's own "
-          "CPU time, which other processes on the machine do not inflate)")
+    print_load_note()
 
 
 if __name__ == "__main__":

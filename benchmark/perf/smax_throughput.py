@@ -112,9 +112,14 @@ def main(argv: list[str] | None = None) -> None:
                 print(f"{scenario:<16} {args.num_envs:>6} {label:>5} {r['env_steps_per_s']:>11.0f} "
                       f"{r['env_steps_per_cpu_s']:>9.0f} {r['vec_step_ms']:>8.2f} {r['import_s']:>8.1f} "
                       f"{r['trace_s']:>7.1f} {r['compile_s']:>9.1f} {r['make_cpu_s']:>10.1f}", flush=True)
+    print_load_note()
+
+
+def print_load_note() -> None:
+    """Throughput under load is lower; say how loaded the machine was."""
     load = os.getloadavg()[0] if hasattr(os, "getloadavg") else float("nan")
-    print(f"(load average {load:.1f} on {os.cpu_count()} cores while measuring; 'per cpu-s' divides by this "
-          "process's CPU time, which other processes on the machine do not inflate)")
+    print(f"(load average {load:.1f} on {os.cpu_count()} cores while measuring; 'per cpu-s' divides by each "
+          "case's own CPU time, which other processes on the machine do not inflate)")
 
 
 if __name__ == "__main__":
