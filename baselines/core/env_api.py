@@ -81,3 +81,14 @@ class EnvSpec:
     @property
     def key(self) -> str:
         return f"{self.family}:{self.scenario}"
+
+
+def check_actions(actions: Any, info: EnvInfo) -> np.ndarray:
+    """`actions` as an int64 array [num_envs, n_agents] of indices in [0, n_actions); else ValueError."""
+    acts = np.asarray(actions)
+    if acts.shape != (info.num_envs, info.n_agents):
+        raise ValueError(f"actions must be shaped {(info.num_envs, info.n_agents)}, got {acts.shape}")
+    acts = acts.astype(np.int64, copy=False)
+    if acts.min() < 0 or acts.max() >= info.n_actions:
+        raise ValueError(f"actions must be in [0, {info.n_actions}), got {acts.min()}..{acts.max()}")
+    return acts

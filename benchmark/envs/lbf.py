@@ -14,7 +14,7 @@ from typing import Any
 
 import numpy as np
 
-from baselines.core.env_api import EnvError, EnvInfo, StepResult
+from baselines.core.env_api import EnvError, EnvInfo, StepResult, check_actions
 
 # lbforaging.foraging.environment.Action, in order (checked in the tests).
 ACTIONS = ["NONE", "NORTH", "SOUTH", "WEST", "EAST", "LOAD"]
@@ -226,12 +226,7 @@ class LBFVecEnv:
 
     def _sanitize(self, actions: np.ndarray) -> list[list[int]]:
         """Invalid actions become NONE here, as lbforaging would, so its own check can be skipped."""
-        acts = np.asarray(actions)
-        if acts.shape != (self.num_envs, self.n_agents):
-            raise ValueError(f"actions must be shaped {(self.num_envs, self.n_agents)}, got {acts.shape}")
-        acts = acts.astype(np.int64)
-        if acts.min() < 0 or acts.max() >= len(ACTIONS):
-            raise ValueError(f"actions must be in [0, {len(ACTIONS)}), got {acts.min()}..{acts.max()}")
+        acts = check_actions(actions, self.info)
         ok = np.take_along_axis(self._avail_true, acts[..., None], -1)[..., 0]
         return np.where(ok, acts, 0).tolist()
 

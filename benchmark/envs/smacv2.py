@@ -20,7 +20,7 @@ from typing import Any
 
 import numpy as np
 
-from baselines.core.env_api import EnvError, EnvInfo, StepResult
+from baselines.core.env_api import EnvError, EnvInfo, StepResult, check_actions
 
 INSTALL_HINT = "pip install git+https://github.com/oxwhirl/smacv2 and set SC2PATH to a StarCraft II install"
 RACES = ("protoss", "terran", "zerg")
@@ -171,11 +171,7 @@ class SMACv2VecEnv:
     def step(self, actions: np.ndarray) -> StepResult:
         if self._avail is None:
             raise RuntimeError("call reset() before step() or describe()")
-        acts = np.asarray(actions)
-        if acts.shape != (self.num_envs, self.n_agents):
-            raise ValueError(f"actions must be shaped {(self.num_envs, self.n_agents)}, got {acts.shape}")
-        if acts.min() < 0 or acts.max() >= self.info.n_actions:
-            raise ValueError(f"actions must be in [0, {self.info.n_actions}), got {acts.min()}..{acts.max()}")
+        acts = check_actions(actions, self.info)
         acts = sanitize(acts, self._avail)
         reward = np.zeros(self.num_envs, np.float32)
         terminated = np.zeros(self.num_envs, bool)

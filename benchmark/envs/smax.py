@@ -30,7 +30,7 @@ from typing import Any
 
 import numpy as np
 
-from baselines.core.env_api import EnvError, EnvInfo, StepResult
+from baselines.core.env_api import EnvError, EnvInfo, StepResult, check_actions
 
 INSTALL_HINT = "pip install 'leed-bench[smax]'"
 UNITS = {"smacv2_5_units": 5, "smacv2_10_units": 10, "smacv2_20_units": 20}
@@ -298,11 +298,7 @@ class SMAXVecEnv:
     def step(self, actions: np.ndarray) -> StepResult:
         if self._carry is None:
             raise RuntimeError("call reset() before step() or describe()")
-        acts = np.asarray(actions)
-        if acts.shape != (self.num_envs, self.n_agents):
-            raise ValueError(f"actions must be shaped {(self.num_envs, self.n_agents)}, got {acts.shape}")
-        if acts.min() < 0 or acts.max() >= self.info.n_actions:
-            raise ValueError(f"actions must be in [0, {self.info.n_actions}), got {acts.min()}..{acts.max()}")
+        acts = check_actions(actions, self.info)
         self._carry, buf = self._step_fn(self._carry, acts.astype(np.int32, copy=False), self._stay, self._max_steps)
         self._buf = np.array(buf)  # one copy out of jax's read-only buffer
         v = self._view(self._buf)

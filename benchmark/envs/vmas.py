@@ -12,7 +12,7 @@ from typing import Any
 
 import numpy as np
 
-from baselines.core.env_api import EnvError, EnvInfo, StepResult
+from baselines.core.env_api import EnvError, EnvInfo, StepResult, check_actions
 
 INSTALL_HINT = "pip install 'vmas>=1.4'"
 # VMAS's flat discrete action a = 3 * x_choice + y_choice, choice 0: none, 1: -u_max, 2: +u_max
@@ -125,9 +125,7 @@ class VMASVecEnv:
         import torch
 
         _require_reset(self._seeded)
-        acts = np.asarray(actions)
-        if acts.shape != (self.num_envs, self.n_agents):
-            raise ValueError(f"actions must be shaped {(self.num_envs, self.n_agents)}, got {acts.shape}")
+        acts = check_actions(actions, self.info)
         per_agent = torch.from_numpy(np.ascontiguousarray(acts.T, dtype=np.int64))
         obs_list, rew_list, terminated, truncated, _ = self.env.step(list(per_agent))
         obs = torch.stack(obs_list, 1).numpy().astype(np.float32, copy=False)
