@@ -142,7 +142,10 @@ def _death_reason(processes: list) -> str:
         process.join(timeout=5)
         code = process.exitcode
         if code is not None and code < 0:
-            name = signal.Signals(-code).name if -code in signal.Signals._value2member_map_ else "?"
+            try:
+                name = signal.Signals(-code).name
+            except ValueError:
+                name = "?"
             hint = ": out of memory? (see dmesg)" if -code == signal.SIGKILL else ""
             return f"its worker process was killed by signal {-code} ({name}{hint})"
         if code:

@@ -377,11 +377,12 @@ def build_report(exp_dir: Path | str, k: int = 3, reps: int = S.DEFAULT_REPS, se
                  if c.get("env") and isinstance(c.get("threshold"), (int, float))}
         threshold = given or None
     per_run = M.run_metrics(table, k=k, threshold=threshold, threshold_frac=threshold_frac)
-    running = len(set(runs) - set(per_run["run_id"]))
+    finished = set(per_run["run_id"])
+    running = len(set(runs) - finished)
     if running:  # started but not finished (still running, or killed): not in the table
         notes.append(f"{running} run(s) started but not finished are left out")
-        runs = {rid: r for rid, r in runs.items() if rid in set(per_run["run_id"])}
-    missing = sorted(set(per_run["run_id"]) - set(runs))
+        runs = {rid: r for rid, r in runs.items() if rid in finished}
+    missing = sorted(finished - set(runs))
     if runs and missing:
         notes.append(f"{len(missing)} run(s) in table.csv have no run.json")
 
