@@ -12,6 +12,7 @@ import json
 from dataclasses import dataclass
 from typing import Any, Iterable
 
+from baselines.core.env_api import AgentCountError
 from baselines.core.errors import UserError
 from baselines.train import TrainConfig
 from benchmark.spec import Spec, SpecError
@@ -96,8 +97,9 @@ def expand(spec: Spec, filters: Filters = Filters()) -> list[Run]:
             if cell_runs:
                 try:
                     check_env(entry.env, n_agents)
-                except UserError as err:
-                    raise SpecError(f"spec.envs[{i}].agents[{j}]", str(err), spec.source) from None
+                except UserError as err:  # name the field that is wrong: the count, or the env itself
+                    where = f"agents[{j}]" if isinstance(err, AgentCountError) else "env"
+                    raise SpecError(f"spec.envs[{i}].{where}", str(err), spec.source) from None
             runs.extend(cell_runs)
     if not runs:
         raise UserError("the filters select no runs of the spec (check --algo/--agents/--env/--seeds)")

@@ -9,7 +9,6 @@ the schedule is a knob (`schedule`), documented below and logged every update.
 """
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass
 from typing import Any
 

@@ -22,7 +22,7 @@ from pathlib import Path
 from types import SimpleNamespace
 from typing import Any
 
-from baselines.core.env_api import EnvError
+from baselines.core.env_api import AgentCountError, EnvError
 
 MAX_AGENTS = {"fake": 4, "lbf": 9, "vmas": 128, "smax": 20}
 
@@ -32,7 +32,7 @@ def check_env(key: str, n_agents: int) -> None:
     if family not in MAX_AGENTS:
         raise EnvError(f"unknown env family {family!r} (known: {', '.join(sorted(MAX_AGENTS))})")
     if not 1 <= n_agents <= MAX_AGENTS[family]:
-        raise EnvError(f"{key} takes 1 to {MAX_AGENTS[family]} agents, got {n_agents}")
+        raise AgentCountError(f"{key} takes 1 to {MAX_AGENTS[family]} agents, got {n_agents}")
 
 
 def fake_train(cfg, make_env, on_eval=None, progress=False, demos=None) -> dict[str, Any]:

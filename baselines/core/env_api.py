@@ -69,6 +69,10 @@ class EnvError(UserError):
     """Bad environment request (unknown family or scenario, agent count out of range)."""
 
 
+class AgentCountError(EnvError):
+    """The scenario exists but does not take that many agents (errors then name the agent count)."""
+
+
 @dataclass(frozen=True)
 class EnvSpec:
     """Which task to build: `family:scenario` with `n_agents` and per-family options."""

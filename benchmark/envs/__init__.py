@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from typing import Any, Protocol
 
-from baselines.core.env_api import EnvError, VecEnv
+from baselines.core.env_api import AgentCountError, EnvError, VecEnv
 from benchmark.envs import lbf, smacv2, smax, vmas
 
 
@@ -43,7 +43,7 @@ def check_env(key: str, n_agents: int, require_available: bool = True) -> None:
     low, high = family.agent_range(scenario)
     if isinstance(n_agents, bool) or not isinstance(n_agents, int) or not low <= n_agents <= high:
         span = f"{low}" if low == high else f"{low} to {high}"
-        raise EnvError(f"{key} supports {span} agents, got n_agents={n_agents!r}")
+        raise AgentCountError(f"{key} supports {span} agents, got n_agents={n_agents!r}")
     if require_available:
         ok, hint = family.available()
         if not ok:
