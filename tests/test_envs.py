@@ -340,9 +340,28 @@ def test_vmas_batched_lidar_gives_vmas_own_observations_and_rewards():
     assert rays_that_hit > 500  # the scans really saw other agents
 
 
-def test_vmas_batched_lidar_stays_off_where_rays_see_more_than_agents():
+def test_vmas_batched_pair_test_gives_vmas_own_collisions_and_penalties():
+    """One [B, K, K] closeness test (vmas_pairs) against VMAS's World.collides pair by pair."""
+    opts = vmas_adapter.check_options("navigation", 12, {"max_steps": 40})
+    fast, slow = (vmas_adapter.VMASVecEnv("navigation", 12, 3, 3, opts["max_steps"], opts["kwargs"],
+                                          batched_pairs=b) for b in (True, False))
+    assert fast.batched_pairs and not slow.batched_pairs
+    np.testing.assert_array_equal(fast.reset(seed=5)[0], slow.reset(seed=5)[0])
+    rng, penalised = np.random.default_rng(0), 0
+    for _ in range(60):  # crosses a time-limit reset
+        actions = rng.integers(0, 9, (3, 12))
+        a, b = fast.step(actions), slow.step(actions)
+        np.testing.assert_allclose(a.obs, b.obs, atol=1e-5)
+        np.testing.assert_allclose(a.agent_reward, b.agent_reward, atol=1e-5)
+        assert np.array_equal(a.terminated | a.truncated, b.terminated | b.truncated)
+        penalised += int((b.agent_reward < b.reward[:, None] - 1e-6).sum())  # paid a collision penalty
+    assert penalised > 20  # agents really collided, so forces and penalties were exercised
+    assert "collides" not in vars(fast.env.world)  # VMAS's own method again between steps
+
+
+def test_vmas_batched_lidar_and_pairs_stay_off_where_they_would_not_be_exact():
     transport = make_env("vmas:transport", 4, 1)
-    assert not transport.batched_lidar
+    assert not transport.batched_lidar and not transport.batched_pairs
 
 
 # ---- registry, errors, CLI -------------------------------------------------------------------

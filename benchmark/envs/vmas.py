@@ -79,11 +79,11 @@ class VMASVecEnv:
     """
 
     def __init__(self, scenario: str, n_agents: int, num_envs: int, seed: int, max_steps: int,
-                 kwargs: dict[str, Any], batched_lidar: bool = True):
+                 kwargs: dict[str, Any], batched_lidar: bool = True, batched_pairs: bool = True):
         import torch
         import vmas
 
-        from benchmark.envs import vmas_lidar
+        from benchmark.envs import vmas_lidar, vmas_pairs
 
         self.scenario, self.n_agents, self.num_envs, self.seed = scenario, n_agents, num_envs, seed
         self.max_steps, self.kwargs = max_steps, kwargs
@@ -93,6 +93,8 @@ class VMASVecEnv:
         )
         # navigation's lidars see only agents: scan them all at once (2x faster steps at 64 agents)
         self.batched_lidar = batched_lidar and vmas_lidar.install(self.env)
+        # ... and test which agent pairs are close enough to collide in one call (1.7x at 64 agents)
+        self.batched_pairs = batched_pairs and vmas_pairs.install(self.env)
         obs = self._obs_now()
         n_actions = self.env.action_space[0].n
         if n_actions != len(ACTIONS):
