@@ -82,6 +82,44 @@ def normalize_table(table: pd.DataFrame) -> pd.DataFrame:
     return label_algos(t).reset_index(drop=True)
 
 
+SCORES = ("auto", "return", "win_rate")
+SCORE_LABELS = {"return": "return", "win_rate": "win rate"}
+
+
+def select_score(table: pd.DataFrame, score: str = "auto") -> pd.DataFrame:
+    """The table with `eval_return` holding each task's score, named in a `score` column.
+
+    Everything downstream (final, AUC, thresholds, curves, tests) reads `eval_return`, so the
+    choice is made once, here. "auto": the win rate on tasks whose every evaluation records
+    one (SMAX/SMACv2, where papers quote it), the return elsewhere; "return" / "win_rate"
+    force one (a task without win rates then has no scores under "win_rate"). The evaluation
+    return itself stays in `episode_return`.
+    """
+    if score not in SCORES:
+        raise UserError(f"--metric must be one of {', '.join(SCORES)}, got {score!r}")
+    t = table.copy()
+    t["episode_return"] = t["eval_return"]
+    if score == "return":
+        t["score"] = "return"
+        return t
+    evals = t[t["eval_return"].notna()]
+    has_win = evals["eval_win_rate"].notna().groupby([evals[c].astype("string") for c in TASK_KEYS],
+                                                     dropna=False).all()
+    keys = pd.MultiIndex.from_arrays([t[c].astype("string") for c in TASK_KEYS])
+    use_win = has_win.reindex(keys).fillna(False).to_numpy(bool) if score == "auto" else \
+        np.ones(len(t), bool)
+    t["eval_return"] = np.where(use_win, t["eval_win_rate"], t["eval_return"])
+    t["score"] = np.where(use_win, "win_rate", "return")
+    return t
+
+
+def score_label(table: pd.DataFrame, rows: pd.Series | None = None) -> str:
+    """"return", "win rate", or "score" where the chosen rows mix the two."""
+    names = set((table["score"] if rows is None else table.loc[rows, "score"]).dropna()) \
+        if "score" in table else {"return"}
+    return SCORE_LABELS[names.pop()] if len(names) == 1 else "score"
+
+
 def label_algos(table: pd.DataFrame) -> pd.DataFrame:
     """Name an algorithm `mappo[epymarl]` where the same algorithm ran on several backends.
 

@@ -122,8 +122,12 @@ def _task_title(env: str, n_agents) -> str:
 # ------------------------------------------------------------------------------ learning curves
 
 def learning_curves(curves: pd.DataFrame, out_dir: Path, x: str = "env_steps",
-                    palette: dict | None = None, episodes: int | None = None) -> list[Path]:
-    """Mean evaluation return with its 95% band per task; one panel per task, grouped by family."""
+                    palette: dict | None = None, episodes: int | None = None,
+                    scores: dict[str, str] | None = None) -> list[Path]:
+    """Mean evaluation score with its 95% band per task; one panel per task, grouped by family.
+
+    `scores` names each family's score ("return", "win rate"); return where not given.
+    """
     if curves.empty:
         return []
     palette = palette or algo_palette(curves["algo"])
@@ -134,15 +138,17 @@ def learning_curves(curves: pd.DataFrame, out_dir: Path, x: str = "env_steps",
         c["x"] = c["x"] / scale
         xlabel = f"Wall-clock time ({unit})"
         caption = ("Each point: one evaluation, at the seeds' mean wall-clock time (LEED's "
-                   "includes demonstration generation); line: mean return over seeds; "
+                   "includes demonstration generation); line: mean {score} over seeds; "
                    "shaded: 95% bootstrap CI.")
     else:
         xlabel = "Environment steps"
-        caption = "Line: mean return over seeds; shaded: 95% bootstrap CI."
-    ylabel = "Evaluation return" + (f" (mean of {episodes} episodes)" if episodes else "")
+        caption = "Line: mean {score} over seeds; shaded: 95% bootstrap CI."
+    episodes_text = f" (mean of {episodes} episodes)" if episodes else ""
     stem = "learning_curves_" + ("wall" if x == "wall_s" else "steps")
     paths = []
     for family, cf in c.groupby("family", sort=True):
+        score = (scores or {}).get(family, "return")
+        ylabel = f"Evaluation {score}{episodes_text}"
         tasks = sorted(cf[["env", "n_agents"]].drop_duplicates().itertuples(index=False),
                        key=lambda t: (natural_key(t[0]), -1 if pd.isna(t[1]) else t[1]))
         chunks = [tasks[i:i + MAX_PANELS] for i in range(0, len(tasks), MAX_PANELS)]
@@ -151,7 +157,7 @@ def learning_curves(curves: pd.DataFrame, out_dir: Path, x: str = "env_steps",
             nrows = math.ceil(len(chunk) / ncols)
             algos = sorted(cf["algo"].unique(), key=algo_order)
             width = max(0.85 + 0.15 + 2.9 * ncols + 0.55 * (ncols - 1), _legend_width(algos))
-            cap = textwrap.wrap(caption, int(width * 13))
+            cap = textwrap.wrap(caption.format(score=score), int(width * 13))
             fig, axes = _figure(nrows, ncols, (2.9, 2.2), left=0.85,
                                 bottom=0.8 + 0.14 * len(cap), min_width=width)
             for ax, (env, n) in zip(axes.flat, chunk):
@@ -187,8 +193,11 @@ def _same(series: pd.Series, value) -> pd.Series:
 # --------------------------------------------------------------------------------- scalability
 
 def scalability(scal: pd.DataFrame, out_dir: Path, palette: dict | None = None,
-                max_groups: int = 5) -> list[Path]:
-    """Final return and seconds per env step against the number of agents (log-log for cost)."""
+                max_groups: int = 5, scores: dict[str, str] | None = None) -> list[Path]:
+    """Final score and seconds per env step against the number of agents (log-log for cost).
+
+    `scores` names each task group's score ("return", "win rate"); return where not given.
+    """
     s = scal.dropna(subset=["n_agents", "mean"])
     s = s[s["n_agents"] > 0]  # 0: agent count unknown
     counts = s.groupby("scale_group")["n_agents"].nunique()
@@ -232,8 +241,8 @@ def scalability(scal: pd.DataFrame, out_dir: Path, palette: dict | None = None,
                     if j == 0:
                         ax.set_ylabel(f"Wall time per env step ({unit})\n(log scale)",
                                       fontsize=9)
-                elif j == 0:
-                    ax.set_ylabel("Final return", fontsize=9)
+                elif j == 0 or (scores or {}).get(group) != (scores or {}).get(chunk[j - 1]):
+                    ax.set_ylabel(f"Final {(scores or {}).get(group, 'return')}", fontsize=9)
                 ax.set_xticks(agent_counts, [str(a) for a in agent_counts])
                 ax.xaxis.set_minor_locator(NullLocator())  # log axes would label 3x10^0 etc.
                 ax.tick_params(which="both", labelsize=8)
@@ -250,7 +259,7 @@ def scalability(scal: pd.DataFrame, out_dir: Path, palette: dict | None = None,
 # ------------------------------------------------------------------- aggregates across tasks
 
 def aggregate_intervals(agg: pd.DataFrame, out_dir: Path, metric: str = "final",
-                        palette: dict | None = None) -> list[Path]:
+                        palette: dict | None = None, score: str = "return") -> list[Path]:
     """rliable-style interval plot: median, IQM and mean of normalised scores with 95% CIs."""
     if agg.empty:
         return []
@@ -278,14 +287,15 @@ def aggregate_intervals(agg: pd.DataFrame, out_dir: Path, metric: str = "final",
         ax.tick_params(labelsize=8)
     axes[0].set_yticks(y, [display_name(al) for al in a["algo"]])
     n_tasks = int(a["n_tasks"].max())
-    fig.suptitle(f"{METRICS[metric].label.split(' (')[0].capitalize()}, min-max normalized per "
+    title = METRICS[metric].label.split(' (')[0].replace("return", score).capitalize()
+    fig.suptitle(f"{title}, min-max normalized per "
                  f"task ({n_tasks} task{'s' if n_tasks != 1 else ''}); bars: 95% bootstrap CIs",
                  fontsize=10)
     return _save(fig, out_dir, f"aggregate_iqm_{metric}")
 
 
 def probability_of_improvement(poi: pd.DataFrame, out_dir: Path, reference: str = REFERENCE,
-                               palette: dict | None = None) -> list[Path]:
+                               palette: dict | None = None, score: str = "return") -> list[Path]:
     """P(reference > baseline) per baseline with 95% CIs; 0.5 marks no difference."""
     if poi.empty:
         return []
@@ -306,12 +316,12 @@ def probability_of_improvement(poi: pd.DataFrame, out_dir: Path, reference: str 
     ax.set_xlim(-0.02, 1.02)  # so P = 0 or 1 stays visible
     ax.tick_params(labelsize=9)
     ax.set_yticks(y, [f"P({display_name(reference)} > {display_name(b)})" for b in p["baseline"]])
-    ax.set_xlabel("Probability of improvement (final return; 95% CI)", fontsize=9)
+    ax.set_xlabel(f"Probability of improvement (final {score}; 95% CI)", fontsize=9)
     return _save(fig, out_dir, "probability_of_improvement")
 
 
 def performance_profiles(prof: pd.DataFrame, out_dir: Path,
-                         palette: dict | None = None) -> list[Path]:
+                         palette: dict | None = None, score: str = "return") -> list[Path]:
     """Score distributions: fraction of runs whose normalised score exceeds tau, with 95% bands."""
     if prof.empty:
         return []
@@ -326,7 +336,7 @@ def performance_profiles(prof: pd.DataFrame, out_dir: Path,
         ax.fill_between(d["tau"], d["lo"], d["hi"], color=palette[algo], alpha=0.2, lw=0)
     ax.set_xlim(0, 1)
     ax.set_ylim(0, 1.02)
-    ax.set_xlabel(r"Normalized final return $\tau$ (min-max per task)", fontsize=9)
+    ax.set_xlabel(rf"Normalized final {score} $\tau$ (min-max per task)", fontsize=9)
     ax.set_ylabel(r"Fraction of runs with score $> \tau$", fontsize=9)
     # Outside the axes: profiles fill the whole square, any corner would hide a curve.
     ax.legend(frameon=False, fontsize=8, loc="upper left", bbox_to_anchor=(1.02, 1.0))

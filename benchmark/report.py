@@ -294,7 +294,21 @@ def threshold_summary(per_run: pd.DataFrame, col: str) -> pd.Series:
     return per_run.groupby(M.CELL_KEYS, dropna=False)[col].apply(med)
 
 
-def task_tables(per_run: pd.DataFrame, aggs: dict[str, pd.DataFrame]) -> str:
+def describe_scores(scores: dict[tuple, str]) -> str:
+    """Which tasks are compared on which score, in one sentence."""
+    by_name: dict[str, list[str]] = {}
+    for (env, _scenario, n), name in sorted(scores.items(), key=lambda kv: M.natural_key(kv[0][0])):
+        by_name.setdefault(name, []).append(M.task_label(env, n))
+    meaning = {"win rate": "share of evaluation episodes won (`eval_win_rate`, what SMACv2 "
+                           "papers report)",
+               "return": "mean evaluation return (`eval_return`)"}
+    parts = [f"{meaning.get(name, name)} on {', '.join(tasks)}" for name, tasks in by_name.items()]
+    return ("; ".join(parts) or "evaluation return") + \
+        ". `leed-bench report --metric return|win_rate` picks one for every task."
+
+
+def task_tables(per_run: pd.DataFrame, aggs: dict[str, pd.DataFrame],
+                scores: dict[tuple, str] | None = None) -> str:
     out = []
     thr = {c: threshold_summary(per_run, c) for c in
            ("steps_to_threshold", "wall_to_threshold_s", "wall_to_threshold_incl_demo_s")}
@@ -303,9 +317,10 @@ def task_tables(per_run: pd.DataFrame, aggs: dict[str, pd.DataFrame]) -> str:
                     key=lambda g: (M.natural_key(g[0][0]), -1 if pd.isna(g[0][2]) else g[0][2]))
     for task, tdf in groups:
         env, _scenario, n = task
+        score = (scores or {}).get(task, "return")
         out.append(f"### {M.task_label(env, n)}\n")
-        out.append(f"Threshold: return {num(threshold.loc[task])}. Columns `to threshold`: "
-                   "median (runs that reached it / runs).\n")
+        out.append(f"Score: {score}. Threshold: {score} {num(threshold.loc[task])}. Columns "
+                   "`to threshold`: median (runs that reached it / runs).\n")
         perf, cost = [], []
         for algo in sorted(tdf["algo"].unique(), key=M.algo_order):
             key = (*task, algo)
@@ -319,8 +334,8 @@ def task_tables(per_run: pd.DataFrame, aggs: dict[str, pd.DataFrame]) -> str:
                          thr["wall_to_threshold_s"].get(key, "n/a"),
                          thr["wall_to_threshold_incl_demo_s"].get(key, "n/a"),
                          _ci(sps_, "mean"), _ci(spu, "mean"), _ci(wall, "mean")])
-        out.append(md_table(["Algorithm", "Seeds", "Final return IQM [95% CI]",
-                             "Final return mean [95% CI]", "Final return median",
+        out.append(md_table(["Algorithm", "Seeds", f"Final {score} IQM [95% CI]",
+                             f"Final {score} mean [95% CI]", f"Final {score} median",
                              "Normalized AUC IQM [95% CI]"], perf))
         out.append("")
         out.append(md_table(["Algorithm", "Env steps to threshold", "Wall s to threshold",
@@ -363,10 +378,14 @@ def improvement_table(tests: pd.DataFrame, reference: str) -> str:
 
 def build_report(exp_dir: Path | str, k: int = 3, reps: int = S.DEFAULT_REPS, seed: int = 0,
                  threshold: float | dict | None = None, threshold_frac: float = 0.9,
-                 reference: str = REFERENCE, figures: bool = True) -> Path:
-    """Write `report.md` (and `figures/`) into `exp_dir`; return the report's path."""
+                 reference: str = REFERENCE, figures: bool = True, score: str = "auto") -> Path:
+    """Write `report.md` (and `figures/`) into `exp_dir`; return the report's path.
+
+    `score`: what the tables and figures compare (`metrics.select_score`): "auto" takes the
+    win rate where a task records one (SMAX/SMACv2) and the return elsewhere.
+    """
     exp_dir = Path(exp_dir)
-    table = read_table(exp_dir)
+    table = M.select_score(read_table(exp_dir), score)
     runs, notes = read_runs(exp_dir)
     if table.empty:
         raise UserError(f"{exp_dir / 'table.csv'}: no rows to report on")
@@ -407,11 +426,12 @@ def build_report(exp_dir: Path | str, k: int = 3, reps: int = S.DEFAULT_REPS, se
     if figures:
         fig_paths = draw_figures(exp_dir / "figures", table, per_run, agg_all, poi_all,
                                  reference, reps, seed)
+    per_task = task_scores(table)
 
     text = render(exp_dir, table, per_run, runs, aggs, tests, agg_all, poi_all, slopes,
                   fig_paths if figures else None, notes, k=k, threshold=threshold,
                   threshold_frac=threshold_frac,
-                  reps=reps, reference=reference, agg_reasons=agg_notes)
+                  reps=reps, reference=reference, agg_reasons=agg_notes, scores=per_task)
     path = exp_dir / "report.md"
     write_text_atomic(path, text)
     return path
@@ -431,14 +451,21 @@ def power_notes(tests: pd.DataFrame, alpha: float = 0.05) -> list[str]:
     return notes
 
 
+def task_scores(table: pd.DataFrame) -> dict[tuple, str]:
+    """(env, scenario, n_agents) -> the name of the score its numbers are in."""
+    return {task: M.score_label(t) for task, t in table.groupby(M.TASK_KEYS, dropna=False)}
+
+
 def table_notes(table: pd.DataFrame) -> list[str]:
     notes = []
+    column = {"return": "eval_return", "win rate": "eval_win_rate"}.get(M.score_label(table), "score")
     nan_ret = int(table["eval_return"].isna().sum())
     if nan_ret:
-        notes.append(f"{nan_ret} row(s) with a missing or NaN `eval_return` were skipped")
+        notes.append(f"{nan_ret} row(s) with a missing or NaN `{column}` were skipped")
     no_eval = table.groupby("run_id")["eval_return"].count()
     if (no_eval == 0).any():
-        notes.append(f"{int((no_eval == 0).sum())} run(s) have no evaluation with a return")
+        notes.append(f"{int((no_eval == 0).sum())} run(s) have no evaluation with a "
+                     f"{M.score_label(table)}")
     if table["wall_s"].isna().all():
         notes.append("no wall-clock times in the table (e.g. imported runs): time metrics are n/a")
     return notes
@@ -448,26 +475,33 @@ def draw_figures(out: Path, table, per_run, agg_all, poi_all, reference, reps, s
     from benchmark import plots as P
 
     palette = P.algo_palette(per_run["algo"])
+    score = M.score_label(table)
+    by_family = {f: M.score_label(t) for f, t in table.groupby(table["env"].str.split(":").str[0])}
+    groups = per_run.set_index("run_id")["scale_group"]
+    by_group = {g: M.score_label(t) for g, t in table.groupby(table["run_id"].map(groups))}
     episodes = table["eval_episodes"].dropna()
     episodes = int(episodes.iloc[0]) if len(episodes) and episodes.nunique() == 1 else None
     paths = []
     paths += P.learning_curves(S.learning_curves(table, "env_steps"), out, "env_steps",
-                               palette, episodes)
+                               palette, episodes, by_family)
     if table["wall_s"].notna().any():
         paths += P.learning_curves(S.learning_curves(table, "wall_s"), out, "wall_s", palette,
-                                   episodes)
+                                   episodes, by_family)
     paths += P.scalability(S.scalability(per_run, ("final", "s_per_step"), reps, seed), out,
-                           palette)
-    paths += P.aggregate_intervals(agg_all, out, "final", palette)
-    paths += P.probability_of_improvement(poi_all, out, reference, palette)
+                           palette, scores=by_group)
+    paths += P.aggregate_intervals(agg_all, out, "final", palette, score)
+    paths += P.probability_of_improvement(poi_all, out, reference, palette, score)
     paths += P.performance_profiles(S.performance_profiles(per_run, "final", reps=reps,
-                                                           seed=seed), out, palette)
+                                                           seed=seed), out, palette, score)
     return paths
 
 
 def render(exp_dir, table, per_run, runs, aggs, tests, agg_all, poi_all, slopes, fig_paths,
-           notes, *, k, threshold, threshold_frac, reps, reference, agg_reasons=()) -> str:
+           notes, *, k, threshold, threshold_frac, reps, reference, agg_reasons=(),
+           scores=None) -> str:
     name = exp_dir.name
+    scores = scores or {}
+    score = M.score_label(table)
     now = datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC")
     relative = (f"{threshold_frac:.0%} of the way from the task's mean first evaluation to "
                 "the best algorithm's mean final return")
@@ -484,9 +518,10 @@ def render(exp_dir, table, per_run, runs, aggs, tests, agg_all, poi_all, slopes,
          "## Provenance", "", describe_provenance(runs), "",
          "## Demonstrations", "", describe_demos(runs, per_run), "",
          "## Metrics and statistics", "",
-         (f"- **Final return**: mean of a run's last {k} evaluations. **Normalized AUC**: area "
-         "under the evaluation-return curve over env steps divided by the step span (the mean "
-         "return over training; higher means it learned earlier)."),
+         f"- **Score**: {describe_scores(scores)}",
+         (f"- **Final {score}**: mean of a run's last {k} evaluations. **Normalized AUC**: area "
+         f"under the evaluation {score} curve over env steps divided by the step span (the mean "
+         f"{score} over training; higher means it learned earlier)."),
          (f"- **Threshold**: {thr_text}; steps and wall seconds to it are those of the first "
          "evaluation at or above it. `incl. demos` adds LEED's demonstration-generation time."),
          (f"- Across seeds per cell: mean, median and IQM (25% trimmed mean) with 95% percentile "
@@ -496,11 +531,11 @@ def render(exp_dir, table, per_run, runs, aggs, tests, agg_all, poi_all, slopes,
          "Holm-corrected over all task x baseline comparisons of that metric."),
          ("- Aggregates across tasks use scores min-max normalized per task over all runs of "
          "this experiment (comparable within this report only)."), "",
-         "## Results per task", "", task_tables(per_run, aggs),
+         "## Results per task", "", task_tables(per_run, aggs, scores),
          f"## {reference} against the baselines", "",
-         "### Final return", "", improvement_table(tests["final"], reference), "",
+         f"### Final {score}", "", improvement_table(tests["final"], reference), "",
          "### Normalized AUC", "", improvement_table(tests["auc"], reference), "",
-         "## Aggregate across tasks (normalized final return)", ""]
+         f"## Aggregate across tasks (normalized final {score})", ""]
     if agg_all.empty:
         s.append("Unavailable: " + ("; ".join(agg_reasons) or "no scores") + ".")
     else:

@@ -95,3 +95,31 @@ def test_report_on_a_missing_folder_or_table_is_a_one_line_error(tmp_path, capsy
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 3 and all(e.startswith("leed-bench: error: ") for e in err)
     assert "lacks column(s) env" in err[2]
+
+
+def test_smax_tasks_are_compared_on_win_rate_and_the_rest_on_return(tmp_path):
+    """`--metric auto`: a task whose evaluations record a win rate is scored by it."""
+    table = synthetic_table(algos=["leed", "mappo"], tasks=[("smax:smacv2_5_units", 5),
+                                                          ("smax:smacv2_10_units", 10),
+                                                          ("vmas:navigation", 4)],
+                            seeds=range(3), n_evals=6, env_steps=30_000)
+    smax = table["env"].str.startswith("smax")
+    # win rates in [0, 1] that rank the algorithms the other way round from their returns
+    table.loc[smax, "eval_win_rate"] = np.where(table.loc[smax, "algo"] == "leed", 0.2, 0.7)
+    table.loc[smax, "eval_return"] = table.loc[smax, "eval_return"] + 10.0
+    exp = write_experiment(tmp_path / "battles", table)
+    assert main(["report", str(exp), "--reps", "200"]) == 0
+    text = (exp / "report.md").read_text()
+    smax_part = text.split("### smax:smacv2_5_units, 5 agents")[1].split("###")[0]
+    vmas_part = text.split("### vmas:navigation, 4 agents")[1].split("###")[0]
+    assert "Score: win rate." in smax_part and "Final win rate IQM" in smax_part
+    assert "| `leed` | 3 | 0.200 [0.200, 0.200]" in smax_part  # the win rate, not a return of ~10
+    assert "| `mappo` | 3 | 0.700 [0.700, 0.700]" in smax_part
+    assert "Score: return." in vmas_part and "Final return IQM" in vmas_part
+    assert "share of evaluation episodes won" in text and "Final score" in text  # mixed tasks
+    assert (exp / "figures" / "scalability.png").is_file()
+
+    assert main(["report", str(exp), "--reps", "200", "--no-figures", "--metric", "return"]) == 0
+    text = (exp / "report.md").read_text()
+    smax_part = text.split("### smax:smacv2_5_units, 5 agents")[1].split("###")[0]
+    assert "Score: return." in smax_part and "| `leed` | 3 | 0.200" not in smax_part

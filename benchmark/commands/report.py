@@ -25,6 +25,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                    "from first to best final return (default 0.9)")
     p.add_argument("--reference", default="leed", help="algorithm compared against the "
                    "others (default leed)")
+    p.add_argument("--metric", choices=["auto", "return", "win_rate"], default="auto",
+                   help="the score compared: auto (default) = win rate on tasks that record one "
+                   "(SMAX/SMACv2), return elsewhere")
     p.add_argument("--no-figures", action="store_true", help="tables only")
     p.set_defaults(func=run)
 
@@ -47,7 +50,8 @@ def run(args: argparse.Namespace) -> int:
         store.write_table(args.experiment)
     path = build_report(args.experiment, k=args.k, reps=args.reps, seed=args.seed,
                         threshold=args.threshold, threshold_frac=args.threshold_frac,
-                        reference=args.reference, figures=not args.no_figures)
+                        reference=args.reference, figures=not args.no_figures,
+                        score=args.metric)
     figs = sorted((path.parent / "figures").glob("*.png")) if not args.no_figures else []
     print(f"wrote {path}" + (f" and {len(figs)} figures in {path.parent / 'figures'} "
                              "(PNG + PDF)" if figs else "")
