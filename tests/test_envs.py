@@ -322,40 +322,26 @@ def test_vmas_navigation_spawn_square_grows_so_128_agents_reset():
     assert env.describe()["world_bounds"]["x"] == [pytest.approx(-3.266, abs=1e-3), pytest.approx(3.266, abs=1e-3)]
 
 
-def test_vmas_batched_lidar_gives_vmas_own_observations_and_rewards():
-    """All agents' scans in one call (vmas_lidar) against VMAS's per-agent ray casting."""
+@pytest.mark.parametrize("shortcut", ["batched_lidar", "batched_pairs"])
+def test_vmas_batched_shortcuts_give_vmas_own_observations_and_rewards(shortcut):
+    """Each shortcut against VMAS's own path: all agents' lidar scans in one call (vmas_lidar),
+    and one closeness test for all agent pairs instead of World.collides pair by pair
+    (vmas_pairs, which decides collision forces and penalties)."""
     opts = vmas_adapter.check_options("navigation", 12, {"max_steps": 40})
     fast, slow = (vmas_adapter.VMASVecEnv("navigation", 12, 3, 3, opts["max_steps"], opts["kwargs"],
-                                          batched_lidar=b) for b in (True, False))
-    assert fast.batched_lidar and not slow.batched_lidar
+                                          **{shortcut: b}) for b in (True, False))
+    assert getattr(fast, shortcut) and not getattr(slow, shortcut)
     np.testing.assert_allclose(fast.reset(seed=5)[0], slow.reset(seed=5)[0], atol=1e-5)
-    rng, rays_that_hit = np.random.default_rng(0), 0
-    for _ in range(60):  # crosses a time-limit reset
-        actions = rng.integers(0, 9, (3, 12))
-        a, b = fast.step(actions), slow.step(actions)
-        np.testing.assert_allclose(a.obs, b.obs, atol=1e-5)
-        np.testing.assert_allclose(a.reward, b.reward, atol=1e-5)
-        assert np.array_equal(a.terminated | a.truncated, b.terminated | b.truncated)
-        rays_that_hit += int((b.obs[..., -12:] > 0).sum())  # lidar part: range - distance
-    assert rays_that_hit > 500  # the scans really saw other agents
-
-
-def test_vmas_batched_pair_test_gives_vmas_own_collisions_and_penalties():
-    """One [B, K, K] closeness test (vmas_pairs) against VMAS's World.collides pair by pair."""
-    opts = vmas_adapter.check_options("navigation", 12, {"max_steps": 40})
-    fast, slow = (vmas_adapter.VMASVecEnv("navigation", 12, 3, 3, opts["max_steps"], opts["kwargs"],
-                                          batched_pairs=b) for b in (True, False))
-    assert fast.batched_pairs and not slow.batched_pairs
-    np.testing.assert_array_equal(fast.reset(seed=5)[0], slow.reset(seed=5)[0])
-    rng, penalised = np.random.default_rng(0), 0
+    rng, rays_that_hit, penalised = np.random.default_rng(0), 0, 0
     for _ in range(60):  # crosses a time-limit reset
         actions = rng.integers(0, 9, (3, 12))
         a, b = fast.step(actions), slow.step(actions)
         np.testing.assert_allclose(a.obs, b.obs, atol=1e-5)
         np.testing.assert_allclose(a.agent_reward, b.agent_reward, atol=1e-5)
         assert np.array_equal(a.terminated | a.truncated, b.terminated | b.truncated)
+        rays_that_hit += int((b.obs[..., -12:] > 0).sum())  # lidar part: range - distance
         penalised += int((b.agent_reward < b.reward[:, None] - 1e-6).sum())  # paid a collision penalty
-    assert penalised > 20  # agents really collided, so forces and penalties were exercised
+    assert rays_that_hit > 500 and penalised > 20  # scans saw agents, and agents collided
     assert "collides" not in vars(fast.env.world)  # VMAS's own method again between steps
 
 
