@@ -150,6 +150,8 @@ class LEEDLearner(PPOLearner):
 
     def auxiliary_loss(self) -> tuple[torch.Tensor, dict[str, float]]:
         lam = self.schedule.value
+        if lam == 0.0:  # the term adds exactly nothing: skip replaying the demonstrations
+            return torch.zeros(()), {"lambda": 0.0}
         d = self.demos.obs.shape[0]
         idx = torch.randperm(d, generator=self.demo_generator)[: self.cfg.expert_batch_episodes]
         obs, avail, actions, mask = (x[idx] for x in (self.demos.obs, self.demos.avail, self.demos.actions, self.demos.mask))
