@@ -60,6 +60,21 @@ def test_ppo_learns_the_echo_task():
     assert last["eval_return"] > 8.0  # max 10; a uniform policy over 3 valid actions gets ~3.3
 
 
+def test_mappo_critic_on_the_state_equals_the_critic_on_the_expanded_state_and_id():
+    """values() adds each agent's id column to one state projection: same V as EPyMARL's input."""
+    from baselines.core.networks import with_agent_ids
+
+    env = EchoEnv(n_agents=5, num_envs=3)
+    learner = make_learner("mappo", env.info, {}, seed=0)
+    t, e, n, s = 7, 3, 5, env.info.state_dim
+    obs, state = torch.randn(t, e, n, env.info.obs_dim), torch.randn(t, e, s)
+    naive = learner.critic(with_agent_ids(state.unsqueeze(-2).expand(t, e, n, s))).squeeze(-1)
+    fast = learner.values(learner.critic, obs, state)
+    assert fast.shape == (t, e, n)
+    torch.testing.assert_close(fast, naive, rtol=1e-5, atol=1e-6)
+    assert not torch.allclose(fast[..., 0], fast[..., 1])  # agents' ids do change their values
+
+
 def test_nstep_returns_cut_at_episode_end_and_bootstrap_on_truncation():
     # one env, one agent, 4 steps; episode ends (terminated) after step 1; step 3 is the segment end
     reward = torch.tensor([1.0, 2.0, 3.0, 4.0]).view(4, 1, 1)
