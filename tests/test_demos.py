@@ -200,3 +200,15 @@ def test_runs_filling_the_same_cache_entry_at_once_all_get_one_complete_set(tmp_
     assert not errors and len({d.manifest_sha256 for d in results}) == 1
     folder = scripted_cache_path(ENV, 2, 3, 0).parent
     assert [p.name for p in folder.iterdir()] == [scripted_cache_path(ENV, 2, 3, 0).name]  # no temp leftovers
+
+
+def test_scripted_cache_key_changes_with_the_dg_source(monkeypatch):
+    """Editing a rule or executor in leed/dg must not reuse scripted sets the old code made."""
+    from leed import demos as D
+    from leed.dg import scripted
+
+    before = D.scripted_cache_path("lbf:Foraging-8x8-2p-2f-v3", 2, 50, 0)
+    assert before == D.scripted_cache_path("lbf:Foraging-8x8-2p-2f-v3", 2, 50, 0)  # stable
+    assert len(scripted.dg_source_sha256()) == 64
+    monkeypatch.setattr(scripted, "dg_source_sha256", lambda: "0" * 64)  # as if leed/dg changed
+    assert D.scripted_cache_path("lbf:Foraging-8x8-2p-2f-v3", 2, 50, 0) != before

@@ -5,6 +5,9 @@ are labelled `scripted` everywhere; they are never presented as LLM output.
 """
 from __future__ import annotations
 
+import functools
+import hashlib
+from pathlib import Path
 from typing import Any, Callable
 
 from baselines.core.errors import UserError
@@ -26,8 +29,19 @@ def register_planner(family: str):
 
 
 def planner_sha256(family: str) -> str:
-    """Stands in for the prompt hash in a scripted set's key."""
-    return sha256_text(f"leed-scripted-planner v{PLANNER_VERSION} {family}")
+    """Stands in for the prompt hash in a scripted set's key: the planner's version and the
+    source of `leed/dg`, so a changed rule or executor never reuses scripted sets made before
+    it (a forgotten version bump once could)."""
+    return sha256_text(f"leed-scripted-planner v{PLANNER_VERSION} {family} {dg_source_sha256()}")
+
+
+@functools.cache
+def dg_source_sha256() -> str:
+    """sha256 over the planner, executor and generator modules (`leed/dg/*.py`), in name order."""
+    h = hashlib.sha256()
+    for path in sorted(Path(__file__).parent.glob("*.py")):
+        h.update(path.name.encode() + b"\0" + path.read_bytes() + b"\0")
+    return h.hexdigest()
 
 
 def scripted_plan(desc: dict[str, Any]) -> list[Instruction]:
