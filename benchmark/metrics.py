@@ -113,11 +113,15 @@ def select_score(table: pd.DataFrame, score: str = "auto") -> pd.DataFrame:
     return t
 
 
-def score_label(table: pd.DataFrame, rows: pd.Series | None = None) -> str:
-    """"return", "win rate", or "score" where the chosen rows mix the two."""
-    names = set((table["score"] if rows is None else table.loc[rows, "score"]).dropna()) \
-        if "score" in table else {"return"}
+def score_label(table: pd.DataFrame) -> str:
+    """"return", "win rate", or "score" where the table's rows mix the two."""
+    names = set(table["score"].dropna()) if "score" in table else {"return"}
     return SCORE_LABELS[names.pop()] if len(names) == 1 else "score"
+
+
+def score_labels(table: pd.DataFrame, by) -> dict:
+    """Group key (a task, a family, a scale group: anything `groupby` takes) -> its score label."""
+    return {key: score_label(rows) for key, rows in table.groupby(by, dropna=False)}
 
 
 def label_algos(table: pd.DataFrame) -> pd.DataFrame:

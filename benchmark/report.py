@@ -426,7 +426,7 @@ def build_report(exp_dir: Path | str, k: int = 3, reps: int = S.DEFAULT_REPS, se
     if figures:
         fig_paths = draw_figures(exp_dir / "figures", table, per_run, agg_all, poi_all,
                                  reference, reps, seed)
-    per_task = task_scores(table)
+    per_task = M.score_labels(table, M.TASK_KEYS)
 
     text = render(exp_dir, table, per_run, runs, aggs, tests, agg_all, poi_all, slopes,
                   fig_paths if figures else None, notes, k=k, threshold=threshold,
@@ -451,14 +451,10 @@ def power_notes(tests: pd.DataFrame, alpha: float = 0.05) -> list[str]:
     return notes
 
 
-def task_scores(table: pd.DataFrame) -> dict[tuple, str]:
-    """(env, scenario, n_agents) -> the name of the score its numbers are in."""
-    return {task: M.score_label(t) for task, t in table.groupby(M.TASK_KEYS, dropna=False)}
-
-
 def table_notes(table: pd.DataFrame) -> list[str]:
     notes = []
-    column = {"return": "eval_return", "win rate": "eval_win_rate"}.get(M.score_label(table), "score")
+    column = {"return": "eval_return", "win rate": "eval_win_rate"}.get(
+        M.score_label(table), "eval_return` / `eval_win_rate")
     nan_ret = int(table["eval_return"].isna().sum())
     if nan_ret:
         notes.append(f"{nan_ret} row(s) with a missing or NaN `{column}` were skipped")
@@ -476,9 +472,8 @@ def draw_figures(out: Path, table, per_run, agg_all, poi_all, reference, reps, s
 
     palette = P.algo_palette(per_run["algo"])
     score = M.score_label(table)
-    by_family = {f: M.score_label(t) for f, t in table.groupby(table["env"].str.split(":").str[0])}
-    groups = per_run.set_index("run_id")["scale_group"]
-    by_group = {g: M.score_label(t) for g, t in table.groupby(table["run_id"].map(groups))}
+    by_family = M.score_labels(table, table["env"].str.split(":").str[0])
+    by_group = M.score_labels(table, table["run_id"].map(per_run.set_index("run_id")["scale_group"]))
     episodes = table["eval_episodes"].dropna()
     episodes = int(episodes.iloc[0]) if len(episodes) and episodes.nunique() == 1 else None
     paths = []
